@@ -1,0 +1,130 @@
+"""The pipeline end to end, and the public result type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from .errors import Diagnostic, Fail, Loc, SpecError
+from .expand import Library, expand
+from .graph import Graph, build_graph
+from .ops import Shape
+from .shapes import NodeInfo, infer
+
+
+@dataclass(frozen=True)
+class Network:
+    """A validated, shape-checked network: what `archspec.load` returns."""
+
+    graph: Graph
+    nodes: Mapping[str, NodeInfo]  # by path, in topological order
+    warnings: tuple[Diagnostic, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        return self.graph.name
+
+    @property
+    def file(self) -> str:
+        return self.graph.file
+
+    @property
+    def params(self) -> Mapping[str, object]:
+        """The spec parameters after defaults and overrides."""
+        return self.graph.params
+
+    @property
+    def total_params(self) -> int:
+        return sum(n.params for n in self.nodes.values())
+
+    @property
+    def total_macs(self) -> int:
+        return sum(n.macs for n in self.nodes.values())
+
+    def shape(self, path: str) -> Shape:
+        """Output shape of a node (or a spec input) without the batch dimension."""
+        if path in self.graph.inputs:
+            return self.graph.inputs[path]
+        return self.nodes[path].shape
+
+    @property
+    def input_shapes(self) -> dict[str, Shape]:
+        return dict(self.graph.inputs)
+
+    @property
+    def output_shapes(self) -> dict[str, Shape]:
+        return {p: self.shape(p) for p in self.graph.outputs}
+
+
+@dataclass(frozen=True)
+class Result:
+    """What checking one file found: a network, a block library, or neither, and the diagnostics."""
+
+    file: str
+    network: Network | None
+    library: Library | None
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+def analyze(source: str | Path, overrides: Mapping | None = None, *, text: str | None = None) -> Result:
+    """Run every stage on one file, collecting all diagnostics; never raises for bad input."""
+    file = str(source)
+    try:
+        tree = expand(source, overrides, text=text)
+    except Fail as f:
+        return Result(file, None, None, tuple(_ordered(f.diagnostics)))
+    except RecursionError:
+        d = Diagnostic("AS007", "the spec nests too deeply to analyze", Loc(file, 1, 1),
+                       hint="flatten deeply nested lists or groups")
+        return Result(file, None, None, (d,))
+    if isinstance(tree, Library):
+        return Result(file, None, tree, tuple(tree.diagnostics))
+    graph, graph_diags = build_graph(tree)
+    nodes, shape_diags = infer(graph)
+    diags = _ordered([*tree.diagnostics, *graph_diags, *shape_diags])
+    network = Network(graph, nodes, tuple(d for d in diags if d.severity == "warning"))
+    return Result(file, network if not any(d.severity == "error" for d in diags) else None, None, tuple(diags))
+
+
+def _ordered(diags: list[Diagnostic]) -> list[Diagnostic]:
+    seen, out = set(), []
+    for d in diags:
+        if d not in seen:
+            seen.add(d)
+            out.append(d)
+    return sorted(out, key=lambda d: (d.severity == "warning", d.loc.file, d.loc.line or 0, d.loc.column or 0))
+
+
+def _is_path(spec) -> bool:
+    return isinstance(spec, Path) or (isinstance(spec, str) and "\n" not in spec and spec.endswith((".yaml", ".yml")))
+
+
+def load(spec: str | Path, **overrides) -> Network:
+    """Load, validate and shape-check a spec, from a path or from YAML text.
+
+    Keyword arguments override spec parameters (`load("resnet50.yaml", num_classes=10)`).
+    Raises `SpecError` carrying every diagnostic when the spec has errors.
+    """
+    if _is_path(spec):
+        result = analyze(Path(spec), overrides)
+    else:
+        result = analyze("<string>", overrides, text=str(spec))
+    if result.errors:
+        raise SpecError(list(result.diagnostics))
+    if result.network is None:
+        raise SpecError([Diagnostic("AS104", "this file is a block library, not a network", Loc(result.file),
+                                    hint="load a spec that has `nodes:` or `extends:`")])
+    return result.network

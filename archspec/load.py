@@ -1,0 +1,180 @@
+"""Stage 1 — load: YAML text to plain data that remembers where each value came from.
+
+PyYAML composes a node tree (which carries marks); we construct the values
+ourselves so that only JSON-like tags are accepted, aliases cannot blow the
+document up, and every mapping and list knows the position of its items.
+Nothing in a spec is ever constructed as an arbitrary Python object.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from .errors import Loc, fail
+
+try:  # libyaml is ~10x faster; same node tree, same marks
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on the PyYAML build
+    from yaml import SafeLoader as _Loader
+
+MAX_VALUES = 200_000  # values after alias expansion; a real spec has a few thousand
+MAX_BYTES = 5_000_000
+
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null")}
+
+
+class LocDict(dict):
+    """A mapping that knows its own position and the position of each key and value."""
+
+    loc: Loc
+    key_locs: dict
+    value_locs: dict
+
+    def key_loc(self, key) -> Loc:
+        return self.key_locs.get(key, self.loc)
+
+    def value_loc(self, key) -> Loc:
+        return self.value_locs.get(key, self.loc)
+
+
+class LocList(list):
+    loc: Loc
+    item_locs: list
+
+    def item_loc(self, index: int) -> Loc:
+        return self.item_locs[index] if 0 <= index < len(self.item_locs) else self.loc
+
+
+def loc_of(data, path) -> Loc | None:
+    """The position of the value at `path` (keys/indices) inside loaded data."""
+    best = getattr(data, "loc", None)
+    for part in path:
+        if isinstance(data, LocDict) and part in data:
+            best = data.value_loc(part)
+            data = data[part]
+        elif isinstance(data, LocList) and isinstance(part, int) and 0 <= part < len(data):
+            best = data.item_loc(part)
+            data = data[part]
+        else:
+            break
+        best = getattr(data, "loc", best)
+    return best
+
+
+class _Builder:
+    def __init__(self, filename: str, loader):
+        self.filename = filename
+        self.loader = loader
+        self.count = 0
+
+    def loc(self, node) -> Loc:
+        mark = node.start_mark
+        return Loc(self.filename, mark.line + 1, mark.column + 1)
+
+    def build(self, node):
+        self.count += 1
+        if self.count > MAX_VALUES:
+            fail(
+                "AS004",
+                f"the document expands to more than {MAX_VALUES:,} values",
+                self.loc(node),
+                hint="this is what a YAML alias bomb looks like; use blocks and repeat instead of aliases",
+            )
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node)
+        if isinstance(node, yaml.SequenceNode):
+            return self.sequence(node)
+        return self.scalar(node)
+
+    def check_tag(self, node, expected: str):
+        if node.tag != _TAG + expected and not (expected == "scalar" and node.tag in _SCALAR_TAGS):
+            fail(
+                "AS003",
+                f"YAML tag {node.tag!r} is not allowed in a spec",
+                self.loc(node),
+                hint="specs hold plain mappings, lists, strings, numbers, booleans and null; remove the tag",
+            )
+
+    def scalar(self, node):
+        self.check_tag(node, "scalar")
+        return self.loader.construct_object(node, deep=True)
+
+    def sequence(self, node):
+        self.check_tag(node, "seq")
+        out = LocList()
+        out.loc = self.loc(node)
+        out.item_locs = []
+        for item in node.value:
+            out.item_locs.append(self.loc(item))
+            out.append(self.build(item))
+        return out
+
+    def mapping(self, node):
+        self.check_tag(node, "map")
+        out = LocDict()
+        out.loc = self.loc(node)
+        out.key_locs, out.value_locs = {}, {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _TAG + "merge":
+                fail("AS003", "YAML merge keys ('<<') are not allowed in a spec", self.loc(key_node),
+                     hint="use a block with parameters to share structure")
+            if not isinstance(key_node, yaml.ScalarNode):
+                fail("AS006", "mapping keys must be plain scalars", self.loc(key_node))
+            key = self.scalar(key_node)
+            if not isinstance(key, str):
+                key = str(key) if isinstance(key, int) and not isinstance(key, bool) else key
+            if not isinstance(key, str):
+                fail("AS103", f"mapping key {key!r} must be a string", self.loc(key_node))
+            if key in out:
+                fail("AS106", f"key '{key}' appears twice in this mapping", self.loc(key_node),
+                     hint=f"the first '{key}' is at {out.key_locs[key]}; keep one")
+            out.key_locs[key] = self.loc(key_node)
+            out.value_locs[key] = self.loc(value_node)
+            out[key] = self.build(value_node)
+        return out
+
+
+def load_yaml(text: str, filename: str) -> LocDict:
+    """Parse one spec document. Raises `Fail` with a located diagnostic."""
+    if len(text) > MAX_BYTES:
+        fail("AS004", f"the file is larger than {MAX_BYTES:,} bytes", Loc(filename, 1, 1))
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Loc(filename, mark.line + 1, mark.column + 1) if mark else Loc(filename, 1, 1)
+        problem = exc.problem or "malformed YAML"
+        context = f" ({exc.context})" if exc.context else ""
+        fail("AS002", f"YAML syntax error: {problem}{context}", where,
+             hint="check indentation and quoting here; quote values that contain ': ', '{' or '#'")
+    except yaml.YAMLError as exc:
+        fail("AS002", f"YAML error: {exc}", Loc(filename, 1, 1))
+    finally:
+        loader.dispose()
+    if root is None:
+        fail("AS005", "the file is empty", Loc(filename, 1, 1),
+             hint="a spec needs at least `inputs:` and `nodes:`; see docs/spec.md")
+    data = _Builder(filename, _Loader("")).build(root)
+    if not isinstance(data, LocDict):
+        fail("AS006", f"a spec must be a mapping, not a {type(data).__name__}",
+             getattr(data, "loc", Loc(filename, 1, 1)) if not isinstance(data, (str, int, float)) else Loc(filename, 1, 1),
+             hint="start the file with keys such as `name:`, `inputs:` and `nodes:`")
+    return data
+
+
+def read_spec_file(path: Path, referrer: Loc | None = None) -> LocDict:
+    """Read and parse a spec file; a missing file is located at `referrer` when given."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        fail("AS001", f"no such spec file: {path}", referrer or Loc(str(path)),
+             hint="check the path; relative paths are resolved against the file that names them")
+    except IsADirectoryError:
+        fail("AS001", f"{path} is a directory, not a spec file", referrer or Loc(str(path)))
+    except UnicodeDecodeError as exc:
+        fail("AS002", f"the file is not UTF-8 text ({exc.reason})", referrer or Loc(str(path), 1, 1))
+    return load_yaml(text, str(path))

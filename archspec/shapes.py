@@ -1,0 +1,46 @@
+"""Stage 5 — shapes: static shape, parameter and MAC inference over the IR.
+
+One pass in topological order. A node whose inputs failed is skipped without
+a second message, so each independent mistake is reported once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import Diagnostic
+from .graph import Graph
+from .ops import Operand, Shape, ShapeError
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    path: str
+    op: str
+    shape: Shape  # without the batch dimension
+    params: int
+    macs: int
+
+
+def infer(graph: Graph) -> tuple[dict[str, NodeInfo], list[Diagnostic]]:
+    shapes: dict[str, Shape] = dict(graph.inputs)
+    order = {name: -1 for name in graph.inputs}
+    info: dict[str, NodeInfo] = {}
+    diags: list[Diagnostic] = []
+    for position, node in enumerate(graph.nodes):
+        order[node.path] = position
+        if node.op is None or any(p not in shapes for p in node.inputs):
+            continue
+        operands = [Operand(label, shapes[p], order[p]) for p, label in zip(node.inputs, node.labels)]
+        try:
+            out = node.op.infer(operands)
+        except ShapeError as err:
+            diags.append(Diagnostic(err.code, err.message, node.loc, node=node.path, hint=err.hint,
+                                    trace=node.trace))
+            continue
+        in_shapes = [o.shape for o in operands]
+        shapes[node.path] = out
+        info[node.path] = NodeInfo(
+            node.path, node.op.name, out, node.op.count_params(in_shapes, out), node.op.count_macs(in_shapes, out)
+        )
+    return info, diags

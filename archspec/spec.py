@@ -1,0 +1,94 @@
+"""Stage 2 — spec: pydantic models of a spec file's structure.
+
+A file's top level, block definitions and imports are validated here. Node
+entries stay raw mappings until expansion, because their fields may hold
+`${...}` expressions that only have values once parameters are bound; each
+op node is then validated against its op model in `archspec.ops`.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# Attribute names of torch.nn.Module / flax.nnx.Module that a node must not shadow:
+# node names become attributes of generated modules.
+RESERVED = frozenset(
+    """add_module apply bfloat16 buffers children compile cpu cuda double dump_patches eval extra_repr
+    float forward get_buffer get_extra_state get_parameter get_submodule half ipu load_state_dict modules
+    named_buffers named_children named_modules named_parameters parameters register_buffer
+    register_module register_parameter requires_grad_ set_extra_state share_memory state_dict to
+    to_empty train training type xpu zero_grad iter_children iter_modules set_attributes sow perturb
+    rngs self super""".split()
+)
+
+
+def identifier_problem(name: str, *, positional_ok: bool = False) -> str | None:
+    """Why `name` cannot become an attribute in generated code, or None if it can."""
+    if positional_ok and name.isdigit() and (name == "0" or not name.startswith("0")):
+        return None
+    if not _IDENT.match(name):
+        return f"'{name}' is not a valid Python identifier (letters, digits and _, not starting with a digit)"
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        return f"'{name}' is a Python keyword"
+    if name in RESERVED:
+        return f"'{name}' would shadow a module attribute of the generated code"
+    if name.startswith("__"):
+        return f"'{name}' starts with '__'; Python mangles such names"
+    return None
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Import(_Model):
+    from_: str = Field(alias="from", description="path of a spec file, relative to this one")
+    blocks: list[str] | None = Field(None, description="names of the blocks to import; all when omitted")
+
+
+class Check(_Model):
+    that: Any = Field(description="an expression that must be true, e.g. ${depth % 6 == 2}")
+    message: str = Field(description="what is wrong when it is false")
+
+
+class BlockDef(_Model):
+    """A reusable, parameterized sub-network. Its body sees only its own parameters."""
+
+    description: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict, description="name: default (null = required)")
+    inputs: list[str] = Field(default_factory=lambda: ["x"], min_length=1, description="input names")
+    output: str | None = Field(None, description="the node whose output is the block's; default the last")
+    checks: list[Check] = Field(default_factory=list, description="conditions on the parameters")
+    nodes: list[dict[str, Any]] = Field(min_length=1)
+
+
+class SpecFile(_Model):
+    """One spec file: a network (with `nodes`), a variant (with `extends`), or a block library."""
+
+    archspec: int = Field(1, description="spec format version")
+    name: str | None = None
+    description: str | None = None
+    extends: str | None = Field(None, description="path of the spec this one modifies")
+    imports: list[Import] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict, description="name: default value or ${expression}")
+    checks: list[Check] = Field(default_factory=list, description="conditions on the parameters")
+    inputs: dict[str, list[Any]] | None = Field(None, description="name: shape without the batch dimension")
+    outputs: list[str] | None = Field(None, description="output node references; default the last node")
+    nodes: list[dict[str, Any]] | None = None
+    blocks: dict[str, BlockDef] = Field(default_factory=dict)
+    remove: list[str] = Field(default_factory=list, description="node paths to delete (variants)")
+    replace: dict[str, dict[str, Any]] = Field(default_factory=dict, description="node path: new node entry")
+    append: list[dict[str, Any]] = Field(default_factory=list, description="node entries added at the end")
+
+
+# Keys every node entry may carry, whatever its kind.
+COMMON_KEYS = ("name", "in", "when")
+REPEAT_KEYS = ("repeat", "as", "index", "names", "inline")
+GROUP_KEYS = ("nodes", "output")
+CALL_KEYS = ("block", "with")

@@ -1,0 +1,109 @@
+"""Turn pydantic validation errors into located diagnostics."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import Diagnostic, Loc, did_you_mean
+from .load import LocDict, loc_of
+
+
+def _fields(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _sub_model(model: type[BaseModel], loc: tuple) -> type[BaseModel]:
+    """The model that owns the last key of `loc`, for 'did you mean' suggestions."""
+    current = model
+    for part in loc[:-1]:
+        field = next((f for n, f in current.model_fields.items() if part in (n, f.alias)), None)
+        if field is None:
+            continue
+        ann = field.annotation
+        for arg in (*getattr(ann, "__args__", ()), ann):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                current = arg
+                break
+    return current
+
+
+def _value(v) -> str:
+    text = repr(v) if not isinstance(v, (dict, list)) else repr(v)[:60]
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _present(raw, loc_path: tuple) -> tuple:
+    """The longest prefix of `loc_path` that exists in the data (drops pydantic's union-member tags)."""
+    out = []
+    for part in loc_path:
+        if isinstance(raw, dict) and part in raw:
+            raw = raw[part]
+        elif isinstance(raw, list) and isinstance(part, int) and 0 <= part < len(raw):
+            raw = raw[part]
+        else:
+            break
+        out.append(part)
+    return tuple(out)
+
+
+def diagnostics(
+    exc: ValidationError, raw, model: type[BaseModel], what: str, fallback: Loc, values=None
+) -> list[Diagnostic]:
+    """`raw` gives positions; `values` (the evaluated data, when it differs) gives the values shown."""
+    values = raw if values is None else values
+    out: list[Diagnostic] = []
+    merged: dict[tuple, list[str]] = {}
+    for err in exc.errors(include_url=False):
+        loc_path = tuple(err["loc"])
+        if err["type"] not in ("extra_forbidden", "missing"):
+            key = _present(values, loc_path) or loc_path[:1]
+            msgs = merged.setdefault(key, [])
+            msg = err["msg"][0].lower() + err["msg"][1:]
+            if msg not in msgs:
+                msgs.append(msg)
+            continue
+        field = ".".join(str(p) for p in loc_path) or what
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            key = loc_path[-1]
+            parent = loc_of(raw, loc_path[:-1])
+            container = _container(raw, loc_path[:-1])
+            where = container.key_loc(key) if isinstance(container, LocDict) else (parent or fallback)
+            allowed = _fields(_sub_model(model, loc_path))
+            hint = did_you_mean(key, allowed) or f"{what} takes: {', '.join(allowed)}"
+            out.append(Diagnostic("AS102", f"{what} has no field '{key}'", where, hint=hint))
+        elif kind == "missing":
+            where = loc_of(raw, loc_path[:-1]) or fallback
+            out.append(Diagnostic("AS104", f"{what} needs field '{field}'", where,
+                                  hint=f"add `{loc_path[-1]}: ...`"))
+    for loc_path, msgs in merged.items():
+        field = ".".join(str(p) for p in loc_path)
+        where = loc_of(raw, loc_path) or fallback
+        value = _container(values, loc_path)
+        out.append(Diagnostic("AS103", f"{what} field '{field}' = {_value(value)}: {'; or '.join(msgs)}", where,
+                              hint=_type_hint(model, loc_path)))
+    return out
+
+
+def _container(raw, path):
+    for part in path:
+        if isinstance(raw, dict) and part in raw:
+            raw = raw[part]
+        elif isinstance(raw, list) and isinstance(part, int) and part < len(raw):
+            raw = raw[part]
+        else:
+            return None
+    return raw
+
+
+def _type_hint(model: type[BaseModel], loc_path: tuple) -> str | None:
+    if not loc_path:
+        return None
+    sub = _sub_model(model, loc_path)
+    field = sub.model_fields.get(str(loc_path[0])) if sub is model else sub.model_fields.get(str(loc_path[-1]))
+    if field is None:
+        return None
+    if field.description:
+        return f"{loc_path[0]}: {field.description}"
+    return None
+
