@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
 
 from .errors import Diagnostic, Fail, Loc, SpecError
 from .expand import Library, expand
@@ -87,8 +87,12 @@ def analyze(source: str | Path, overrides: Mapping | None = None, *, text: str |
     except Fail as f:
         return Result(file, None, None, tuple(_ordered(f.diagnostics)))
     except RecursionError:
-        d = Diagnostic("AS007", "the spec nests too deeply to analyze", Loc(file, 1, 1),
-                       hint="flatten deeply nested lists or groups")
+        d = Diagnostic(
+            "AS007",
+            "the spec nests too deeply to analyze",
+            Loc(file, 1, 1),
+            hint="flatten deeply nested lists or groups",
+        )
         return Result(file, None, None, (d,))
     if isinstance(tree, Library):
         return Result(file, None, tree, tuple(tree.diagnostics))
@@ -100,11 +104,17 @@ def analyze(source: str | Path, overrides: Mapping | None = None, *, text: str |
 
 
 def _ordered(diags: list[Diagnostic]) -> list[Diagnostic]:
-    seen, out = set(), []
+    """One diagnostic per spec position and code: a mistake inside a block repeated 50 times
+    is one mistake, reported at its first instance with the others listed."""
+    first: dict[tuple, Diagnostic] = {}
+    also: dict[tuple, list[str]] = {}
     for d in diags:
-        if d not in seen:
-            seen.add(d)
-            out.append(d)
+        key = (d.code, d.loc)
+        if key not in first:
+            first[key], also[key] = d, []
+        elif d.node and d.node != first[key].node:
+            also[key].append(d.node)
+    out = [replace(d, also=tuple(also[k])) if also[k] else d for k, d in first.items()]
     return sorted(out, key=lambda d: (d.severity == "warning", d.loc.file, d.loc.line or 0, d.loc.column or 0))
 
 
@@ -125,6 +135,14 @@ def load(spec: str | Path, **overrides) -> Network:
     if result.errors:
         raise SpecError(list(result.diagnostics))
     if result.network is None:
-        raise SpecError([Diagnostic("AS104", "this file is a block library, not a network", Loc(result.file),
-                                    hint="load a spec that has `nodes:` or `extends:`")])
+        raise SpecError(
+            [
+                Diagnostic(
+                    "AS104",
+                    "this file is a block library, not a network",
+                    Loc(result.file),
+                    hint="load a spec that has `nodes:` or `extends:`",
+                )
+            ]
+        )
     return result.network

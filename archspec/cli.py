@@ -109,8 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_set(p):
-        p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                       help="override a spec parameter (repeatable); the value is read as YAML")
+        p.add_argument(
+            "--set",
+            action="append",
+            metavar="KEY=VALUE",
+            help="override a spec parameter (repeatable); the value is read as YAML",
+        )
 
     p = sub.add_parser("check", help="validate specs and prove their shapes")
     p.add_argument("paths", nargs="+", metavar="PATH", help="spec files or directories (searched for *.yaml)")

@@ -68,6 +68,8 @@ class Diagnostic:
     hint: str | None = None
     # Block call sites from innermost to outermost: where the failing node was instantiated.
     trace: tuple[Loc, ...] = field(default=())
+    # Other instances of the same spec node (in repeated blocks) with the same problem.
+    also: tuple[str, ...] = field(default=())
 
     @property
     def severity(self) -> str:
@@ -86,6 +88,9 @@ class Diagnostic:
         if self.hint:
             lines.append(f"    hint: {self.hint}")
         lines.extend(f"    note: instantiated at {site}" for site in self.trace)
+        if self.also:
+            shown = ", ".join(self.also[:3]) + (", ..." if len(self.also) > 3 else "")
+            lines.append(f"    note: the same in {len(self.also)} more instance{'s' * (len(self.also) > 1)}: {shown}")
         return "\n".join(lines)
 
     def to_json(self) -> dict:
@@ -99,6 +104,7 @@ class Diagnostic:
             "node": self.node,
             "hint": self.hint,
             "trace": [str(t) for t in self.trace],
+            "also": list(self.also),
         }
 
 

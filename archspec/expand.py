@@ -10,7 +10,7 @@ stay textual here; `archspec.graph` resolves them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -108,6 +108,10 @@ class _Ctx:
     state: _State
     stack: tuple[str, ...] = ()
     trace: tuple[Loc, ...] = ()
+    prefix: str = ""  # path of the enclosing group, with a trailing dot
+
+    def inside(self, name: str, **changes) -> _Ctx:
+        return replace(self, prefix=f"{self.prefix}{name}.", **changes)
 
     def ev(self, value, loc: Loc, names: dict | None = None):
         """Evaluate `${...}` in a value (recursively through lists and mappings)."""
@@ -118,7 +122,13 @@ class _Ctx:
             try:
                 return expr.substitute(value, names)
             except expr.ExprError as exc:
-                fail("AS201", f"in {value!r}: {exc}", loc)
+                scope = "the block's parameters" if self.stack else "the spec's parameters"
+                fail(
+                    "AS201",
+                    f"in {value!r}: {exc}",
+                    loc,
+                    f"expressions see {scope}, repeat indices and the functions in docs/spec.md#expressions",
+                )
         if isinstance(value, LocList):
             return [self.ev(v, value.item_loc(i), names) for i, v in enumerate(value)]
         if isinstance(value, list):
@@ -172,11 +182,12 @@ def _entries(entries, ctx: _Ctx, loc: Loc, disabled: dict) -> list[TNode]:
     for i, raw in enumerate(entries):
         where = entries.item_loc(i) if isinstance(entries, LocList) else loc
         try:
-            out.extend(_entry(raw, ctx, where, disabled))
+            out.extend(_entry(raw, ctx, where, disabled, len(out)))
         except Fail as f:
-            ctx.state.diags.extend(f.diagnostics)
             name = raw.get("name") if isinstance(raw, dict) else None
             name = name if isinstance(name, str) and not expr.is_expression(name) else None
+            path = ctx.prefix + (name or str(len(out)))
+            ctx.state.diags.extend(d if d.node else d.with_node(path) for d in f.diagnostics)
             out.append(TOp(name, where, ctx.trace, None, None))
     return out
 
@@ -185,25 +196,35 @@ def _check_duplicates(nodes: list[TNode], ctx: _Ctx):
     seen: dict[str, TNode] = {}
     for n in nodes:
         if n.name in seen:
-            ctx.state.diags.append(Diagnostic(
-                "AS106", f"two nodes here are named '{n.name}'", n.loc,
-                hint=f"the other '{n.name}' is at {seen[n.name].loc}; names must be unique among siblings",
-                trace=ctx.trace))
+            ctx.state.diags.append(
+                Diagnostic(
+                    "AS106",
+                    f"two nodes here are named '{n.name}'",
+                    n.loc,
+                    hint=f"the other '{n.name}' is at {seen[n.name].loc}; names must be unique among siblings",
+                    trace=ctx.trace,
+                )
+            )
         else:
             seen[n.name] = n  # type: ignore[index]
 
 
-def _entry(raw, ctx: _Ctx, where: Loc, disabled: dict) -> list[TNode]:
+def _entry(raw, ctx: _Ctx, where: Loc, disabled: dict, position: int) -> list[TNode]:
     if not isinstance(raw, dict):
         shown = repr(raw) if len(repr(raw)) < 40 else type(raw).__name__
         ctx.fail("AS006", f"a node entry must be a mapping such as `{{op: relu}}`, not {shown}", where)
     ctx.state.nodes += 1
     if ctx.state.nodes > MAX_NODES:
-        ctx.fail("AS007", f"the network expands to more than {MAX_NODES:,} nodes", where,
-                 "check repeat counts and parameters; this limit guards against runaway specs")
+        ctx.fail(
+            "AS007",
+            f"the network expands to more than {MAX_NODES:,} nodes",
+            where,
+            "check repeat counts and parameters; this limit guards against runaway specs",
+        )
     if "repeat" in raw:
-        return _repeat(raw, ctx, disabled)
+        return _repeat(raw, ctx, disabled, position)
     name = _name(raw, ctx)
+    local = name if name is not None else str(position)
     if not _when(raw, ctx):
         if name is not None:
             disabled[name] = raw.loc
@@ -212,13 +233,17 @@ def _entry(raw, ctx: _Ctx, where: Loc, disabled: dict) -> list[TNode]:
     if "op" in raw:
         return [_op(raw, ctx, name, refs)]
     if "block" in raw:
-        return [_call(raw, ctx, name, refs)]
+        return [_call(raw, ctx, name, refs, local)]
     if "nodes" in raw:
-        return [_group(raw, ctx, name, refs)]
+        return [_group(raw, ctx, name, refs, local)]
     keys = [k for k in raw if k not in COMMON_KEYS]
     hint = next(filter(None, (did_you_mean(k, ["op", "block", "nodes", "repeat"]) for k in keys)), None)
-    ctx.fail("AS104", "a node entry needs one of `op`, `block`, `nodes` or `repeat`", raw.loc,
-             hint or "e.g. `- {op: conv2d, channels: 64, kernel: 3}`")
+    ctx.fail(
+        "AS104",
+        "a node entry needs one of `op`, `block`, `nodes` or `repeat`",
+        raw.loc,
+        hint or "e.g. `- {op: conv2d, channels: 64, kernel: 3}`",
+    )
 
 
 def _only(raw: LocDict, allowed: tuple[str, ...], kind: str, ctx: _Ctx):
@@ -238,8 +263,12 @@ def _name(raw: LocDict, ctx: _Ctx) -> str | None:
         ctx.fail("AS103", f"name must be a string, not {value!r}", _loc(raw, "name"))
     problem = identifier_problem(value, positional_ok=True)
     if problem:
-        ctx.fail("AS105", f"invalid node name: {problem}", _loc(raw, "name"),
-                 "node names become attribute names and state_dict keys; use snake_case like `conv1`")
+        ctx.fail(
+            "AS105",
+            f"invalid node name: {problem}",
+            _loc(raw, "name"),
+            "node names become attribute names and state_dict keys; use snake_case like `conv1`",
+        )
     return value
 
 
@@ -248,8 +277,12 @@ def _when(raw: LocDict, ctx: _Ctx) -> bool:
         return True
     value = ctx.ev(raw["when"], _loc(raw, "when"))
     if not isinstance(value, bool):
-        ctx.fail("AS103", f"`when` must be true or false, not {value!r}", _loc(raw, "when"),
-                 "write a comparison, e.g. `when: ${stride != 1}`")
+        ctx.fail(
+            "AS103",
+            f"`when` must be true or false, not {value!r}",
+            _loc(raw, "when"),
+            "write a comparison, e.g. `when: ${stride != 1}`",
+        )
     return value
 
 
@@ -281,8 +314,12 @@ def _op(raw: LocDict, ctx: _Ctx, name, refs) -> TOp:
         ctx.fail("AS101", f"unknown op {op_name!r}", _loc(raw, "op"), hint)
     for key in raw:
         if key in REPEAT_KEYS + GROUP_KEYS + CALL_KEYS:
-            ctx.fail("AS102", f"'{key}' cannot be combined with 'op' in one entry", raw.key_loc(key),
-                     "an entry is one of: an op, a block call, a group (nodes) or a repeat")
+            ctx.fail(
+                "AS102",
+                f"'{key}' cannot be combined with 'op' in one entry",
+                raw.key_loc(key),
+                "an entry is one of: an op, a block call, a group (nodes) or a repeat",
+            )
     fields = {k: ctx.ev(v, _loc(raw, k)) for k, v in raw.items() if k not in COMMON_KEYS}
     model = OPS[op_name]
     try:
@@ -293,9 +330,9 @@ def _op(raw: LocDict, ctx: _Ctx, name, refs) -> TOp:
     return TOp(name, raw.loc, ctx.trace, refs, op)
 
 
-def _group(raw: LocDict, ctx: _Ctx, name, refs) -> TGroup:
+def _group(raw: LocDict, ctx: _Ctx, name, refs, local: str) -> TGroup:
     _only(raw, COMMON_KEYS + GROUP_KEYS, "group", ctx)
-    children, disabled = expand_list(raw["nodes"], ctx, _loc(raw, "nodes"))
+    children, disabled = expand_list(raw["nodes"], ctx.inside(local), _loc(raw, "nodes"))
     output = _output_ref(raw, ctx)
     return TGroup(name, raw.loc, ctx.trace, refs, children, None, output, None, disabled)
 
@@ -309,26 +346,31 @@ def _output_ref(raw: LocDict, ctx: _Ctx) -> Ref | None:
     return Ref(str(value), _loc(raw, "output"))
 
 
-def _call(raw: LocDict, ctx: _Ctx, name, refs) -> TGroup:
+def _call(raw: LocDict, ctx: _Ctx, name, refs, local: str) -> TGroup:
     _only(raw, COMMON_KEYS + CALL_KEYS, "block call", ctx)
     block_name = ctx.ev(raw["block"], _loc(raw, "block"))
     info = ctx.blocks.get(block_name) or ctx.home.get(block_name)
     if info is None:
         known = sorted(set(ctx.blocks) | set(ctx.home))
         hint = did_you_mean(block_name, known) or (
-            f"defined blocks: {', '.join(known)}" if known else "define it under `blocks:` or import it")
+            f"defined blocks: {', '.join(known)}" if known else "define it under `blocks:` or import it"
+        )
         ctx.fail("AS301", f"unknown block {block_name!r}", _loc(raw, "block"), hint)
     if block_name in ctx.stack:
-        chain = " -> ".join((*ctx.stack[ctx.stack.index(block_name):], block_name))
-        ctx.fail("AS302", f"block '{block_name}' includes itself ({chain})", _loc(raw, "block"),
-                 "a block cannot contain a call to itself, directly or through other blocks")
+        chain = " -> ".join((*ctx.stack[ctx.stack.index(block_name) :], block_name))
+        ctx.fail(
+            "AS302",
+            f"block '{block_name}' includes itself ({chain})",
+            _loc(raw, "block"),
+            "a block cannot contain a call to itself, directly or through other blocks",
+        )
     if len(ctx.stack) >= MAX_DEPTH:
         ctx.fail("AS007", f"blocks nest deeper than {MAX_DEPTH} levels", raw.loc)
     args_raw = raw.get("with") or LocDict()
     if not isinstance(args_raw, dict):
         ctx.fail("AS103", "`with` must be a mapping of block parameters", _loc(raw, "with"))
     args = _bind(info, args_raw, ctx, raw.loc)
-    sub = _Ctx(args, ctx.blocks, info.home, ctx.state, (*ctx.stack, block_name), (raw.loc, *ctx.trace))
+    sub = ctx.inside(local, vars=args, home=info.home, stack=(*ctx.stack, block_name), trace=(raw.loc, *ctx.trace))
     body = info.raw["nodes"]
     children, disabled = expand_list(body, sub, _loc(info.raw, "nodes"))
     output = _output_ref(info.raw, sub)
@@ -348,8 +390,9 @@ def _bind(info: BlockInfo, args_raw, ctx: _Ctx, call_loc: Loc) -> dict:
         if key in args_raw:
             values[key] = ctx.ev(args_raw[key], _loc(args_raw, key))
         elif default is None:
-            ctx.fail("AS203", f"block '{info.name}' needs parameter '{key}'", call_loc,
-                     f"pass it: `with: {{{key}: ...}}`")
+            ctx.fail(
+                "AS203", f"block '{info.name}' needs parameter '{key}'", call_loc, f"pass it: `with: {{{key}: ...}}`"
+            )
         else:  # defaults may refer to the parameters before them
             values[key] = ctx.ev(params_raw[key], _loc(params_raw, key), names=dict(values))
     _run_checks(info.raw, values, ctx, f"block '{info.name}'", call_loc)
@@ -368,7 +411,7 @@ def _run_checks(raw: LocDict, values: dict, ctx: _Ctx, who: str, at: Loc):
             ctx.fail("AS204", f"{who}: {check['message']}", at, f"defined at {loc}; parameters: {shown}")
 
 
-def _repeat(raw: LocDict, ctx: _Ctx, disabled: dict) -> list[TNode]:
+def _repeat(raw: LocDict, ctx: _Ctx, disabled: dict, position: int) -> list[TNode]:
     name = _name(raw, ctx)
     if not _when(raw, ctx):
         if name is not None:
@@ -377,11 +420,17 @@ def _repeat(raw: LocDict, ctx: _Ctx, disabled: dict) -> list[TNode]:
     count = ctx.ev(raw["repeat"], _loc(raw, "repeat"))
     if isinstance(count, bool) or not isinstance(count, (int, list)):
         ctx.fail("AS103", f"`repeat` must be a count or a list, not {count!r}", _loc(raw, "repeat"))
-    items = list(range(count)) if isinstance(count, int) else count
     if isinstance(count, int) and count < 0:
-        ctx.fail("AS103", f"`repeat` count {count} is negative", _loc(raw, "repeat"))
-    if len(items) > MAX_REPEAT:
-        ctx.fail("AS007", f"`repeat` of {len(items):,} is more than {MAX_REPEAT:,}", _loc(raw, "repeat"))
+        ctx.fail("AS103", f"`repeat` count {count} is negative", _loc(raw, "repeat"), "use 0 or more copies")
+    size = count if isinstance(count, int) else len(count)
+    if size > MAX_REPEAT:
+        ctx.fail(
+            "AS007",
+            f"`repeat` of {size:,} is more than {MAX_REPEAT:,}",
+            _loc(raw, "repeat"),
+            "check the repeat count and the parameters it is computed from",
+        )
+    items = range(count) if isinstance(count, int) else count
     var = _ident_field(raw, "as", "i", ctx)
     index = _ident_field(raw, "index", None, ctx)
     inline = ctx.ev(raw.get("inline", False), _loc(raw, "inline"))
@@ -397,14 +446,18 @@ def _repeat(raw: LocDict, ctx: _Ctx, disabled: dict) -> list[TNode]:
     if dissolve:
         _only(template, ("nodes",), "inline repeat of nodes", ctx)
         if raw.get("names") is not None:
-            ctx.fail("AS102", "`names` has no effect on an inline repeat of `nodes`: name the members instead",
-                     raw.key_loc("names"))
+            ctx.fail(
+                "AS102",
+                "`names` has no effect on an inline repeat of `nodes`: name the members instead",
+                raw.key_loc("names"),
+            )
     children: list[TNode] = []
+    group_ctx = ctx if inline else ctx.inside(name if name is not None else str(position))
     for i, item in enumerate(items):
         names = {**ctx.vars, var: item}
         if index:
             names[index] = i
-        sub = _Ctx(names, ctx.blocks, ctx.home, ctx.state, ctx.stack, ctx.trace)
+        sub = replace(group_ctx, vars=names)
         if dissolve:  # an inline group template: its members join the enclosing sequence
             children.extend(_entries(template["nodes"], sub, _loc(template, "nodes"), disabled))
             continue
@@ -412,7 +465,7 @@ def _repeat(raw: LocDict, ctx: _Ctx, disabled: dict) -> list[TNode]:
         if raw.get("names") is not None:
             entry = _derive(template, (), name=sub.ev(raw["names"], _loc(raw, "names")))
             entry.value_locs["name"] = _loc(raw, "names")
-        children.extend(_entry(entry, sub, raw.loc, {}))
+        children.extend(_entry(entry, sub, raw.loc, {}, position + len(children) if inline else len(children)))
     if inline:
         if refs and children:
             children[0].refs = children[0].refs or refs
@@ -488,8 +541,12 @@ def _table(f: _File, state: _State, stack: tuple[Path, ...] = ()) -> dict[str, B
         wanted = imp.blocks if imp.blocks is not None else list(theirs)
         for name in wanted:
             if name not in theirs:
-                fail("AS301", f"{path} defines no block {name!r}", loc,
-                     did_you_mean(name, theirs) or f"it defines: {', '.join(theirs) or 'no blocks'}")
+                fail(
+                    "AS301",
+                    f"{path} defines no block {name!r}",
+                    loc,
+                    did_you_mean(name, theirs) or f"it defines: {', '.join(theirs) or 'no blocks'}",
+                )
             table[name] = theirs[name]
     blocks_raw = f.raw.get("blocks") or LocDict()
     for name, model in f.spec.blocks.items():
@@ -499,8 +556,11 @@ def _table(f: _File, state: _State, stack: tuple[Path, ...] = ()) -> dict[str, B
         for p in model.params:
             problem = identifier_problem(p)
             if problem:
-                fail("AS105", f"invalid parameter name in block '{name}': {problem}",
-                     blocks_raw[name]["params"].key_loc(p))
+                fail(
+                    "AS105",
+                    f"invalid parameter name in block '{name}': {problem}",
+                    blocks_raw[name]["params"].key_loc(p),
+                )
         table[name] = BlockInfo(name, model, blocks_raw[name], table)  # its body sees this whole table
     state.tables[key] = table
     return table
@@ -531,8 +591,12 @@ def _params(chain: list[_File], overrides: dict, state: _State) -> dict:
 def _inputs(chain: list[_File], ctx: _Ctx) -> dict[str, tuple[tuple[int, ...], Loc]]:
     f = next((f for f in reversed(chain) if f.spec.inputs is not None), None)
     if f is None:
-        fail("AS104", "the spec declares no `inputs`", chain[-1].raw.loc,
-             "declare them without the batch dimension, e.g. `inputs: {x: [3, 224, 224]}`")
+        fail(
+            "AS104",
+            "the spec declares no `inputs`",
+            chain[-1].raw.loc,
+            "declare them without the batch dimension, e.g. `inputs: {x: [3, 224, 224]}`",
+        )
     raw = f.raw["inputs"]
     out = {}
     for name, dims in raw.items():
@@ -541,8 +605,12 @@ def _inputs(chain: list[_File], ctx: _Ctx) -> dict[str, tuple[tuple[int, ...], L
             fail("AS105", f"invalid input name: {problem}", raw.key_loc(name))
         shape = ctx.ev(dims, raw.value_loc(name))
         if not shape or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
-            fail("AS103", f"input '{name}' shape {shape!r} must be a list of positive integers", raw.value_loc(name),
-                 "give the shape without the batch dimension, e.g. [3, 224, 224]")
+            fail(
+                "AS103",
+                f"input '{name}' shape {shape!r} must be a list of positive integers",
+                raw.value_loc(name),
+                "give the shape without the batch dimension, e.g. [3, 224, 224]",
+            )
         out[name] = (tuple(shape), raw.value_loc(name))
     return out
 
@@ -553,14 +621,18 @@ def _find(root: TGroup, path: str, loc: Loc) -> tuple[TGroup, int]:
         names = [c.name for c in group.children]
         if part not in names:
             where = ".".join(parts[:depth]) or "the top level"
-            fail("AS303", f"no node '{path}' to edit: '{part}' is not in {where}", loc,
-                 did_you_mean(part, names) or f"{where} has: {', '.join(map(str, names[:12]))}")
+            fail(
+                "AS303",
+                f"no node '{path}' to edit: '{part}' is not in {where}",
+                loc,
+                did_you_mean(part, names) or f"{where} has: {', '.join(map(str, names[:12]))}",
+            )
         index = names.index(part)
         if depth == len(parts) - 1:
             return group, index
         nxt = group.children[index]
         if not isinstance(nxt, TGroup):
-            fail("AS303", f"no node '{path}' to edit: '{'.'.join(parts[:depth + 1])}' is an op, not a group", loc)
+            fail("AS303", f"no node '{path}' to edit: '{'.'.join(parts[: depth + 1])}' is an op, not a group", loc)
         group = nxt
     raise AssertionError("unreachable")
 
@@ -578,8 +650,10 @@ def _edit(root: TGroup, f: _File, ctx: _Ctx):
         try:
             group, index = _find(root, path, replaces.key_loc(path))
             named = _derive(entry, (), name=path.rsplit(".", 1)[-1]) if isinstance(entry, LocDict) else entry
-            new = _entry(named, ctx, replaces.value_loc(path), {})
-            group.children[index:index + 1] = new
+            new = _entry(
+                named, ctx.inside(path.rsplit(".", 1)[0]) if "." in path else ctx, replaces.value_loc(path), {}, index
+            )
+            group.children[index : index + 1] = new
         except Fail as x:
             ctx.state.diags.extend(x.diagnostics)
     if f.spec.append:
@@ -593,6 +667,7 @@ def _edit(root: TGroup, f: _File, ctx: _Ctx):
 
 def _check_library(blocks: dict[str, BlockInfo], state: _State):
     """Blocks are only fully checked when instantiated; here, catch unknown ops early."""
+
     def walk(entries):
         for i, e in enumerate(entries if isinstance(entries, list) else []):
             if not isinstance(e, dict):
@@ -601,8 +676,7 @@ def _check_library(blocks: dict[str, BlockInfo], state: _State):
                 continue
             op = e.get("op")
             if isinstance(op, str) and not expr.is_expression(op) and op not in OPS:
-                state.diags.append(Diagnostic("AS101", f"unknown op {op!r}", _loc(e, "op"),
-                                              hint=did_you_mean(op, OPS)))
+                state.diags.append(Diagnostic("AS101", f"unknown op {op!r}", _loc(e, "op"), hint=did_you_mean(op, OPS)))
             walk(e.get("nodes"))
 
     for info in blocks.values():
@@ -623,8 +697,11 @@ def expand(source: str | Path, overrides: dict | None = None, *, text: str | Non
     leaf = chain[-1]
     for f in chain:
         if f.spec.extends and f.spec.nodes is not None:
-            fail("AS304", "a spec with `extends` edits its base with remove/replace/append; it cannot declare `nodes`",
-                 f.raw.key_loc("nodes"))
+            fail(
+                "AS304",
+                "a spec with `extends` edits its base with remove/replace/append; it cannot declare `nodes`",
+                f.raw.key_loc("nodes"),
+            )
         if not f.spec.extends and (f.spec.remove or f.spec.replace or f.spec.append):
             key = next(k for k in ("remove", "replace", "append") if f.raw.get(k))
             fail("AS304", f"`{key}` edits a base spec; add `extends: BASE.yaml`", f.raw.key_loc(key))
@@ -634,8 +711,12 @@ def expand(source: str | Path, overrides: dict | None = None, *, text: str | Non
     name = leaf.spec.name or path.stem
     if chain[0].spec.nodes is None:
         if not blocks:
-            fail("AS104", "the file has neither `nodes` (a network) nor `blocks` (a library)", leaf.raw.loc,
-                 "see docs/spec.md for the layout of a spec")
+            fail(
+                "AS104",
+                "the file has neither `nodes` (a network) nor `blocks` (a library)",
+                leaf.raw.loc,
+                "see docs/spec.md for the layout of a spec",
+            )
         _check_library(blocks, state)
         if overrides:
             fail("AS202", "a block library has no parameters to override", leaf.raw.loc)

@@ -8,9 +8,9 @@ topological order. Cycles and dangling references are located errors.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 from .errors import Diagnostic, Loc, did_you_mean
 from .expand import Expanded, Ref, TGroup, TNode, TOp
@@ -115,23 +115,34 @@ class _Builder:
                 target = s.members[parts[0]]
                 path = self.descend(target, s.prefix + parts[0], parts[1:])
                 if path is None:
-                    self.error("AS401", f"'{ref.text}' names nothing inside '{parts[0]}'", ref.loc, who,
-                               "check the path below the group", trace)
+                    self.error(
+                        "AS401",
+                        f"'{ref.text}' names nothing inside '{parts[0]}'",
+                        ref.loc,
+                        who,
+                        "check the path below the group",
+                        trace,
+                    )
                     return None
                 return path, ref.text
             if parts[0] in s.inputs and len(parts) == 1:
-                return s.inputs[parts[0]]
+                return s.inputs[parts[0]][0], ref.text
             if parts[0] in s.group.disabled:
-                self.error("AS401", f"input '{ref.text}' is switched off by its `when:` here", ref.loc, who,
-                           f"'{parts[0]}' at {s.group.disabled[parts[0]]} is disabled; make `in` conditional too",
-                           trace)
+                self.error(
+                    "AS401",
+                    f"input '{ref.text}' is switched off by its `when:` here",
+                    ref.loc,
+                    who,
+                    f"'{parts[0]}' at {s.group.disabled[parts[0]]} is disabled; make `in` conditional too",
+                    trace,
+                )
                 return None
             visible += [*s.members, *s.inputs]
             if s.closed:
                 break
             s = s.parent
         hint = did_you_mean(parts[0], visible) or f"in scope: {', '.join(dict.fromkeys(visible)) or 'nothing'}"
-        if scope.closed and s is scope:
+        if scope.group.block is not None and s is scope:
             hint += " (a block's body sees only its own nodes and inputs)"
         self.error("AS401", f"input '{ref.text}' names no node in scope", ref.loc, who, hint, trace)
         return None
@@ -159,12 +170,24 @@ class _Builder:
             n = len(ins)
             labels = ", ".join(f"'{lab}'" for _, lab in ins) or "nothing"
             if op.arity == 1 and n != 1:
-                self.error("AS107", f"{op.name} takes 1 input but gets {n} ({labels})", t.loc, path,
-                           "name the one it should read with `in: NAME`", t.trace)
+                self.error(
+                    "AS107",
+                    f"{op.name} takes 1 input but gets {n} ({labels})",
+                    t.loc,
+                    path,
+                    "name the one it should read with `in: NAME`",
+                    t.trace,
+                )
                 op = None
             elif op.arity is None and n < 2:
-                self.error("AS107", f"{op.name} takes two or more inputs but gets {n} ({labels})", t.loc, path,
-                           "list them, e.g. `in: [bn3, x]`", t.trace)
+                self.error(
+                    "AS107",
+                    f"{op.name} takes two or more inputs but gets {n} ({labels})",
+                    t.loc,
+                    path,
+                    "list them, e.g. `in: [bn3, x]`",
+                    t.trace,
+                )
                 op = None
         self.nodes.append(Node(path, op, tuple(p for p, _ in ins), tuple(lab for _, lab in ins), t.loc, t.trace))
 
@@ -174,19 +197,32 @@ class _Builder:
         self.group_inputs[id(t)] = ins
         if t.inputs is not None:
             if ins and len(ins) != len(t.inputs):
-                self.error("AS107", f"block '{t.block}' takes {len(t.inputs)} input(s) ({', '.join(t.inputs)}) "
-                           f"but gets {len(ins)}", t.loc, path, "pass them in order with `in: [...]`", t.trace)
+                self.error(
+                    "AS107",
+                    f"block '{t.block}' takes {len(t.inputs)} input(s) ({', '.join(t.inputs)}) but gets {len(ins)}",
+                    t.loc,
+                    path,
+                    "pass them in order with `in: [...]`",
+                    t.trace,
+                )
                 ins = []
             bound = {name: (p, lab) for name, (p, lab) in zip(t.inputs, ins)}
             self.walk(t, _Scope(t, path + ".", bound, scope), ins[:1])
         else:
             self.walk(t, _Scope(t, path + ".", {}, scope), ins)
         if not t.children and t.output is None:
-            self.error("AS104", f"group '{path}' has no nodes", t.loc, path, "remove the group or give it nodes",
-                       t.trace)
+            self.error(
+                "AS104", f"group '{path}' has no nodes", t.loc, path, "remove the group or give it nodes", t.trace
+            )
         elif self.out_path(t, path) is None:
-            self.error("AS401", f"`output: {t.output.text}` names no node of '{path}'", t.output.loc, path,
-                       did_you_mean(t.output.text, [c.name for c in t.children]), t.trace)
+            self.error(
+                "AS401",
+                f"`output: {t.output.text}` names no node of '{path}'",
+                t.output.loc,
+                path,
+                did_you_mean(t.output.text, [c.name for c in t.children]),
+                t.trace,
+            )
 
 
 def _toposort(nodes: list[Node], sources: set[str], diags: list[Diagnostic]) -> list[Node]:
@@ -209,9 +245,16 @@ def _toposort(nodes: list[Node], sources: set[str], diags: list[Diagnostic]) -> 
             cycle = _find_cycle(rest, by_path)
             first = min(cycle, key=lambda p: order[p])
             shown = " -> ".join([*cycle, cycle[0]])
-            diags.append(Diagnostic("AS402", f"nodes form a cycle: {shown}", by_path[first].loc, node=first,
-                                    hint="a node cannot depend on its own output; check the `in:` of these nodes",
-                                    trace=by_path[first].trace))
+            diags.append(
+                Diagnostic(
+                    "AS402",
+                    f"nodes form a cycle: {shown}",
+                    by_path[first].loc,
+                    node=first,
+                    hint="a node cannot depend on its own output; check the `in:` of these nodes",
+                    trace=by_path[first].trace,
+                )
+            )
             out.extend(Node(n.path, None, n.inputs, n.labels, n.loc, n.trace) for n in rest)
             break
         pending = rest
@@ -226,7 +269,7 @@ def _find_cycle(rest: list[Node], by_path: dict[str, Node]) -> list[str]:
         seen[current] = len(path)
         path.append(current)
         current = next(p for p in by_path[current].inputs if p in stuck)
-    return path[seen[current]:]
+    return path[seen[current] :]
 
 
 def build_graph(tree: Expanded) -> tuple[Graph, list[Diagnostic]]:
@@ -235,8 +278,7 @@ def build_graph(tree: Expanded) -> tuple[Graph, list[Diagnostic]]:
     root_scope = _Scope(tree.root, "", {n: (n, n) for n in tree.inputs}, None)
     for name, (_, loc) in tree.inputs.items():
         if name in root_scope.members:
-            b.error("AS106", f"input '{name}' has the same name as a node", loc, name,
-                    "rename the input or the node")
+            b.error("AS106", f"input '{name}' has the same name as a node", loc, name, "rename the input or the node")
     b.walk(tree.root, root_scope, sources)
     if tree.outputs is None:
         last = tree.root.children[-1] if tree.root.children else None
@@ -261,8 +303,14 @@ def build_graph(tree: Expanded) -> tuple[Graph, list[Diagnostic]]:
 def _unused(nodes: list[Node], outputs: set[str]) -> list[Diagnostic]:
     used = {p for n in nodes for p in n.inputs} | outputs
     return [
-        Diagnostic("W001", f"the output of '{n.path}' is never used", n.loc, node=n.path,
-                   hint="feed it to another node, list it in `outputs`, or remove it", trace=n.trace)
+        Diagnostic(
+            "W001",
+            f"the output of '{n.path}' is never used",
+            n.loc,
+            node=n.path,
+            hint="feed it to another node, list it in `outputs`, or remove it",
+            trace=n.trace,
+        )
         for n in nodes
         if n.path not in used and n.op is not None
     ]

@@ -119,8 +119,12 @@ class _Builder:
         out.key_locs, out.value_locs = {}, {}
         for key_node, value_node in node.value:
             if key_node.tag == _TAG + "merge":
-                fail("AS003", "YAML merge keys ('<<') are not allowed in a spec", self.loc(key_node),
-                     hint="use a block with parameters to share structure")
+                fail(
+                    "AS003",
+                    "YAML merge keys ('<<') are not allowed in a spec",
+                    self.loc(key_node),
+                    hint="use a block with parameters to share structure",
+                )
             if not isinstance(key_node, yaml.ScalarNode):
                 fail("AS006", "mapping keys must be plain scalars", self.loc(key_node))
             key = self.scalar(key_node)
@@ -129,8 +133,12 @@ class _Builder:
             if not isinstance(key, str):
                 fail("AS103", f"mapping key {key!r} must be a string", self.loc(key_node))
             if key in out:
-                fail("AS106", f"key '{key}' appears twice in this mapping", self.loc(key_node),
-                     hint=f"the first '{key}' is at {out.key_locs[key]}; keep one")
+                fail(
+                    "AS106",
+                    f"key '{key}' appears twice in this mapping",
+                    self.loc(key_node),
+                    hint=f"the first '{key}' is at {out.key_locs[key]}; keep one",
+                )
             out.key_locs[key] = self.loc(key_node)
             out.value_locs[key] = self.loc(value_node)
             out[key] = self.build(value_node)
@@ -149,20 +157,34 @@ def load_yaml(text: str, filename: str) -> LocDict:
         where = Loc(filename, mark.line + 1, mark.column + 1) if mark else Loc(filename, 1, 1)
         problem = exc.problem or "malformed YAML"
         context = f" ({exc.context})" if exc.context else ""
-        fail("AS002", f"YAML syntax error: {problem}{context}", where,
-             hint="check indentation and quoting here; quote values that contain ': ', '{' or '#'")
+        fail(
+            "AS002",
+            f"YAML syntax error: {problem}{context}",
+            where,
+            hint="check indentation and quoting here; quote values that contain ': ', '{' or '#'",
+        )
     except yaml.YAMLError as exc:
         fail("AS002", f"YAML error: {exc}", Loc(filename, 1, 1))
     finally:
         loader.dispose()
     if root is None:
-        fail("AS005", "the file is empty", Loc(filename, 1, 1),
-             hint="a spec needs at least `inputs:` and `nodes:`; see docs/spec.md")
+        fail(
+            "AS005",
+            "the file is empty",
+            Loc(filename, 1, 1),
+            hint="a spec needs at least `inputs:` and `nodes:`; see docs/spec.md",
+        )
     data = _Builder(filename, _Loader("")).build(root)
     if not isinstance(data, LocDict):
-        fail("AS006", f"a spec must be a mapping, not a {type(data).__name__}",
-             getattr(data, "loc", Loc(filename, 1, 1)) if not isinstance(data, (str, int, float)) else Loc(filename, 1, 1),
-             hint="start the file with keys such as `name:`, `inputs:` and `nodes:`")
+        kind = "list" if isinstance(data, list) else type(data).__name__
+        fail(
+            "AS006",
+            f"a spec must be a mapping, not a {kind}",
+            getattr(data, "loc", Loc(filename, 1, 1))
+            if not isinstance(data, (str, int, float))
+            else Loc(filename, 1, 1),
+            hint="start the file with keys such as `name:`, `inputs:` and `nodes:`",
+        )
     return data
 
 
@@ -171,8 +193,12 @@ def read_spec_file(path: Path, referrer: Loc | None = None) -> LocDict:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        fail("AS001", f"no such spec file: {path}", referrer or Loc(str(path)),
-             hint="check the path; relative paths are resolved against the file that names them")
+        fail(
+            "AS001",
+            f"no such spec file: {path}",
+            referrer or Loc(str(path)),
+            hint="check the path; relative paths are resolved against the file that names them",
+        )
     except IsADirectoryError:
         fail("AS001", f"{path} is a directory, not a spec file", referrer or Loc(str(path)))
     except UnicodeDecodeError as exc:

@@ -25,7 +25,7 @@ Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 class Operand(NamedTuple):
     label: str  # the reference as the user wrote it, e.g. 'bn3' or 'x'
     shape: Shape
-    order: int  # topological position of the producer; smaller = earlier
+    order: int  # depth of the producer (longest path from the inputs); the shortcut is shallower
 
 
 class ShapeError(Exception):
@@ -79,20 +79,18 @@ def need_image(op: str, x: Operand) -> tuple[int, int, int]:
     return x.shape  # type: ignore[return-value]
 
 
-def window_out(
-    op: str, axis: str, size: int, k: int, s: int, lo: int, hi: int, d: int = 1, ceil: bool = False
-) -> int:
+def window_out(op: str, axis: str, size: int, k: int, s: int, lo: int, hi: int, d: int = 1, ceil: bool = False) -> int:
     """Output length of a sliding window, with PyTorch's ceil_mode rule."""
     if size <= 0:
         raise ShapeError("AS503", f"{op} input {axis} is {size}", "an earlier node shrank the input to nothing")
     span = d * (k - 1) + 1
     padded = size + lo + hi
     if padded < span:
-        pad = f" + padding {lo + hi}" if lo + hi else ""
+        pad = f" ({size} + padding {lo + hi})" if lo + hi else ""
         dil = f" (dilated to {span})" if d > 1 else ""
         raise ShapeError(
             "AS504",
-            f"{op} kernel {k}{dil} is larger than the padded input {axis} {padded} ({size}{pad})",
+            f"{op} kernel {k}{dil} is larger than the padded input {axis} {padded}{pad}",
             f"use a smaller kernel, add padding, or give the network a larger input ({axis} {size} here)",
         )
     numer = padded - span
@@ -141,12 +139,18 @@ class Conv2d(_Window):
     def infer(self, ins):
         c, _, _ = x = need_image("conv2d", ins[0])
         if self.padding == "same" and pair(self.stride) != (1, 1):
-            raise ShapeError("AS507", f"padding 'same' needs stride 1, got stride {self.stride}",
-                             "write the padding explicitly, e.g. padding: (kernel - 1) // 2")
+            raise ShapeError(
+                "AS507",
+                f"padding 'same' needs stride 1, got stride {self.stride}",
+                "write the padding explicitly, e.g. padding: (kernel - 1) // 2",
+            )
         for what, n in (("input channels", c), ("output channels", self.channels)):
             if n % self.groups:
-                raise ShapeError("AS505", f"groups {self.groups} does not divide the {what} {n}",
-                                 f"choose groups among the divisors of {math.gcd(c, self.channels)}")
+                raise ShapeError(
+                    "AS505",
+                    f"groups {self.groups} does not divide the {what} {n}",
+                    f"choose groups among the divisors of {math.gcd(c, self.channels)}",
+                )
         h, w = self._spatial(x, pair(self.kernel), pair(self.stride), pair(self.dilation))
         return (self.channels, h, w)
 
@@ -210,8 +214,11 @@ class Softmax(Op):
     def infer(self, ins):
         rank = len(ins[0].shape) + 1
         if not -rank <= self.axis < rank or self.axis in (0, -rank):
-            raise ShapeError("AS507", f"softmax axis {self.axis} is out of range for {fmt(ins[0].shape)}",
-                             f"use an axis from 1 to {rank - 1} (axis 0 is the batch)")
+            raise ShapeError(
+                "AS507",
+                f"softmax axis {self.axis} is out of range for {fmt(ins[0].shape)}",
+                f"use an axis from 1 to {rank - 1} (axis 0 is the batch)",
+            )
         return ins[0].shape
 
 
@@ -230,8 +237,11 @@ class MaxPool2d(_Window):
         c, _, _ = x = need_image(self.op, ins[0])
         k, p = pair(self.kernel), pair(self.padding)
         if any(p[i] * 2 > k[i] for i in range(2)):
-            raise ShapeError("AS507", f"{self.op} padding {self.padding} is more than half the kernel {self.kernel}",
-                             "PyTorch and Flax require padding <= kernel // 2")
+            raise ShapeError(
+                "AS507",
+                f"{self.op} padding {self.padding} is more than half the kernel {self.kernel}",
+                "PyTorch and Flax require padding <= kernel // 2",
+            )
         stride = pair(self.stride if self.stride is not None else self.kernel)
         return (c, *self._spatial(x, k, stride, pair(getattr(self, "dilation", 1)), self.ceil_mode))
 
@@ -290,8 +300,11 @@ class Linear(Op):
     def infer(self, ins):
         x = ins[0]
         if len(x.shape) != 1:
-            raise ShapeError("AS506", f"linear expects (N, features) but input '{x.label}' is {fmt(x.shape)}",
-                             "add `- op: flatten` (or global_avgpool2d) before this node")
+            raise ShapeError(
+                "AS506",
+                f"linear expects (N, features) but input '{x.label}' is {fmt(x.shape)}",
+                "add `- op: flatten` (or global_avgpool2d) before this node",
+            )
         return (self.features,)
 
     def count_params(self, ins, out):
@@ -337,8 +350,11 @@ class ZeroPad2d(Op):
         left, right, top, bottom = (p, p, p, p) if isinstance(p, int) else p
         out = (c, h + top + bottom, w + left + right)
         if min(out[1:]) <= 0:
-            raise ShapeError("AS503", f"zero_pad2d crops {fmt(ins[0].shape)} to {fmt(out)}",
-                             "negative padding crops; crop less than the input size")
+            raise ShapeError(
+                "AS503",
+                f"zero_pad2d crops {fmt(ins[0].shape)} to {fmt(out)}",
+                "negative padding crops; crop less than the input size",
+            )
         return out
 
 
@@ -365,12 +381,14 @@ def _shortcut_hint(main: Operand, short: Operand) -> str:
         return f"project the shortcut: 1x1 conv, stride {a[1] // b[1]}, {b[0]} channels"
     if b[1] > a[1]:
         return f"the main branch '{main.label}' is larger than the shortcut; check the strides and padding on the main branch"
-    return (f"spatial sizes {a[1]}x{a[2]} and {b[1]}x{b[2]} are not an integer ratio; "
-            "check kernel, stride and padding on the main branch (padding (k - 1) // 2 keeps odd kernels aligned)")
+    return (
+        f"spatial sizes {a[1]}x{a[2]} and {b[1]}x{b[2]} are not an integer ratio; "
+        "check kernel, stride and padding on the main branch (padding (k - 1) // 2 keeps odd kernels aligned)"
+    )
 
 
 def _labelled(ins: list[Operand]) -> tuple[Operand, list[Operand]]:
-    """The latest operand is the main branch; earlier ones are 'the shortcut'."""
+    """The deepest operand is the main branch; shallower ones are 'the shortcut'."""
     main = max(ins, key=lambda o: o.order)
     return main, [o for o in ins if o is not main]
 
@@ -414,8 +432,11 @@ class Multiply(Add):
         out = _broadcast([o.shape for o in ins])
         if out is None:
             listed = ", ".join(f"'{o.label}' is {fmt(o.shape)}" for o in ins)
-            raise ShapeError("AS501", f"multiply operands do not broadcast: {listed}",
-                             "with broadcast, every dimension must be equal or 1 in one operand, at the same rank")
+            raise ShapeError(
+                "AS501",
+                f"multiply operands do not broadcast: {listed}",
+                "with broadcast, every dimension must be equal or 1 in one operand, at the same rank",
+            )
         return out
 
 
@@ -443,8 +464,11 @@ class Concat(Op):
         rank = len(ins[0].shape) + 1
         axis = self.axis + rank if self.axis < 0 else self.axis
         if not 1 <= axis < rank:
-            raise ShapeError("AS507", f"concat axis {self.axis} is out of range for {fmt(ins[0].shape)}",
-                             f"use an axis from 1 to {rank - 1} (axis 0 is the batch)")
+            raise ShapeError(
+                "AS507",
+                f"concat axis {self.axis} is out of range for {fmt(ins[0].shape)}",
+                f"use an axis from 1 to {rank - 1} (axis 0 is the batch)",
+            )
         first = ins[0].shape
         bad = [o for o in ins if len(o.shape) != len(first) or _without(o.shape, axis) != _without(first, axis)]
         if bad:
@@ -452,15 +476,23 @@ class Concat(Op):
             raise ShapeError(
                 "AS502",
                 f"concat operands differ off axis {self.axis}: {listed}",
-                f"every operand must match in all dimensions but axis {self.axis}; "
-                f"'{bad[0].label}' differs from '{ins[0].label}' — check the strides and pooling on its path",
+                f"all operands must agree in every dimension but axis {self.axis}; '{bad[0].label}' differs from "
+                f"'{ins[0].label}' in {_dims_differing(ins[0].shape, bad[0].shape, axis)} — check the kernel, stride "
+                "and padding on its path",
             )
         total = sum(o.shape[axis - 1] for o in ins)
         return first[: axis - 1] + (total,) + first[axis:]
+
+
+def _dims_differing(a: Shape, b: Shape, axis: int) -> str:
+    if len(a) != len(b):
+        return "rank"
+    names = ("C", "H", "W") if len(a) == 3 else tuple(f"dim {i + 1}" for i in range(len(a)))
+    return ", ".join(n for i, (n, x, y) in enumerate(zip(names, a, b)) if x != y and i != axis - 1)
 
 
 def _without(shape: Shape, axis: int) -> Shape:
     return shape[: axis - 1] + shape[axis:]
 
 
-OpSpec = Annotated[Union[tuple(OPS.values())], Field(discriminator="op")]  # type: ignore[valid-type]
+OpSpec = Annotated[tuple(OPS.values()), Field(discriminator="op")]  # type: ignore[valid-type]

@@ -41,9 +41,7 @@ def summary_text(net: Network) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
 
     def line(r):
-        return "  ".join(
-            r[i].ljust(widths[i]) if i < 3 else r[i].rjust(widths[i]) for i in range(5)
-        ).rstrip()
+        return "  ".join(r[i].ljust(widths[i]) if i < 3 else r[i].rjust(widths[i]) for i in range(5)).rstrip()
 
     rule = "-" * len(line(rows[0]))
     ins = ", ".join(f"{k} {fmt(v)}" for k, v in net.graph.inputs.items())
@@ -78,8 +76,10 @@ def check_text(results: list[Result]) -> str:
     errors = sum(len(r.errors) for r in results)
     warnings = sum(len(r.warnings) for r in results)
     files = "file" if len(results) == 1 else "files"
-    out.append(f"checked {len(results)} {files}: {len(results) - bad} valid, {bad} invalid "
-               f"({errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)})")
+    out.append(
+        f"checked {len(results)} {files}: {len(results) - bad} valid, {bad} invalid "
+        f"({errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)})"
+    )
     return "\n".join(out)
 
 

@@ -20,8 +20,10 @@ _COMMON = {
         "description": "input node reference(s); default the previous node",
     },
     "when": {"anyOf": [{"type": "boolean"}, _EXPR], "description": "include the node only when true"},
-    "repeat": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "array"}, _EXPR],
-               "description": "make a group of copies of this entry, chained in sequence"},
+    "repeat": {
+        "anyOf": [{"type": "integer", "minimum": 0}, {"type": "array"}, _EXPR],
+        "description": "make a group of copies of this entry, chained in sequence",
+    },
     "as": {"type": "string", "description": "name of the repeat index (or item) in expressions; default i"},
     "index": {"type": "string", "description": "name of the repeat index when repeating over a list"},
     "names": {"type": "string", "description": "name template of each copy, e.g. denselayer${i + 1}"},
@@ -53,16 +55,26 @@ def json_schema() -> dict:
     defs = root.setdefault("$defs", {})
     node_ref = {"$ref": "#/$defs/Node"}
     entries = [_op_schema(OPS[name], defs) for name in sorted(OPS)]
-    entries.append({
-        "type": "object", "title": "Group", "required": ["nodes"], "additionalProperties": False,
-        "description": "a named sequence of nodes (like nn.Sequential)",
-        "properties": {**_COMMON, "nodes": {"type": "array", "items": node_ref}, "output": {"type": "string"}},
-    })
-    entries.append({
-        "type": "object", "title": "BlockCall", "required": ["block"], "additionalProperties": False,
-        "description": "an instance of a block",
-        "properties": {**_COMMON, "block": {"type": "string"}, "with": {"type": "object"}},
-    })
+    entries.append(
+        {
+            "type": "object",
+            "title": "Group",
+            "required": ["nodes"],
+            "additionalProperties": False,
+            "description": "a named sequence of nodes (like nn.Sequential)",
+            "properties": {**_COMMON, "nodes": {"type": "array", "items": node_ref}, "output": {"type": "string"}},
+        }
+    )
+    entries.append(
+        {
+            "type": "object",
+            "title": "BlockCall",
+            "required": ["block"],
+            "additionalProperties": False,
+            "description": "an instance of a block",
+            "properties": {**_COMMON, "block": {"type": "string"}, "with": {"type": "object"}},
+        }
+    )
     defs["Node"] = {"anyOf": entries}
     root["properties"]["nodes"] = {"anyOf": [{"type": "array", "items": node_ref}, {"type": "null"}]}
     root["properties"]["append"] = {"type": "array", "items": node_ref}

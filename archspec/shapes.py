@@ -24,19 +24,19 @@ class NodeInfo:
 
 def infer(graph: Graph) -> tuple[dict[str, NodeInfo], list[Diagnostic]]:
     shapes: dict[str, Shape] = dict(graph.inputs)
-    order = {name: -1 for name in graph.inputs}
+    # Longest path from the inputs: of an add's operands, the shallower one is the shortcut.
+    depth = {name: 0 for name in graph.inputs}
     info: dict[str, NodeInfo] = {}
     diags: list[Diagnostic] = []
-    for position, node in enumerate(graph.nodes):
-        order[node.path] = position
+    for node in graph.nodes:
+        depth[node.path] = 1 + max((depth.get(p, 0) for p in node.inputs), default=0)
         if node.op is None or any(p not in shapes for p in node.inputs):
             continue
-        operands = [Operand(label, shapes[p], order[p]) for p, label in zip(node.inputs, node.labels)]
+        operands = [Operand(label, shapes[p], depth[p]) for p, label in zip(node.inputs, node.labels)]
         try:
             out = node.op.infer(operands)
         except ShapeError as err:
-            diags.append(Diagnostic(err.code, err.message, node.loc, node=node.path, hint=err.hint,
-                                    trace=node.trace))
+            diags.append(Diagnostic(err.code, err.message, node.loc, node=node.path, hint=err.hint, trace=node.trace))
             continue
         in_shapes = [o.shape for o in operands]
         shapes[node.path] = out

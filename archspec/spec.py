@@ -19,12 +19,7 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Attribute names of torch.nn.Module / flax.nnx.Module that a node must not shadow:
 # node names become attributes of generated modules.
 RESERVED = frozenset(
-    """add_module apply bfloat16 buffers children compile cpu cuda double dump_patches eval extra_repr
-    float forward get_buffer get_extra_state get_parameter get_submodule half ipu load_state_dict modules
-    named_buffers named_children named_modules named_parameters parameters register_buffer
-    register_module register_parameter requires_grad_ set_extra_state share_memory state_dict to
-    to_empty train training type xpu zero_grad iter_children iter_modules set_attributes sow perturb
-    rngs self super""".split()
+    ["add_module", "apply", "bfloat16", "buffers", "children", "compile", "cpu", "cuda", "double", "dump_patches", "eval", "extra_repr", "float", "forward", "get_buffer", "get_extra_state", "get_parameter", "get_submodule", "half", "ipu", "load_state_dict", "modules", "named_buffers", "named_children", "named_modules", "named_parameters", "parameters", "register_buffer", "register_module", "register_parameter", "requires_grad_", "set_extra_state", "share_memory", "state_dict", "to", "to_empty", "train", "training", "type", "xpu", "zero_grad", "iter_children", "iter_modules", "set_attributes", "sow", "perturb", "rngs", "self", "super"]
 )
 
 

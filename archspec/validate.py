@@ -36,9 +36,7 @@ def _present(raw, loc_path: tuple) -> tuple:
     """The longest prefix of `loc_path` that exists in the data (drops pydantic's union-member tags)."""
     out = []
     for part in loc_path:
-        if isinstance(raw, dict) and part in raw:
-            raw = raw[part]
-        elif isinstance(raw, list) and isinstance(part, int) and 0 <= part < len(raw):
+        if isinstance(raw, dict) and part in raw or isinstance(raw, list) and isinstance(part, int) and 0 <= part < len(raw):
             raw = raw[part]
         else:
             break
@@ -74,22 +72,25 @@ def diagnostics(
             out.append(Diagnostic("AS102", f"{what} has no field '{key}'", where, hint=hint))
         elif kind == "missing":
             where = loc_of(raw, loc_path[:-1]) or fallback
-            out.append(Diagnostic("AS104", f"{what} needs field '{field}'", where,
-                                  hint=f"add `{loc_path[-1]}: ...`"))
+            out.append(Diagnostic("AS104", f"{what} needs field '{field}'", where, hint=f"add `{loc_path[-1]}: ...`"))
     for loc_path, msgs in merged.items():
         field = ".".join(str(p) for p in loc_path)
         where = loc_of(raw, loc_path) or fallback
         value = _container(values, loc_path)
-        out.append(Diagnostic("AS103", f"{what} field '{field}' = {_value(value)}: {'; or '.join(msgs)}", where,
-                              hint=_type_hint(model, loc_path)))
+        out.append(
+            Diagnostic(
+                "AS103",
+                f"{what} field '{field}' = {_value(value)}: {'; or '.join(msgs)}",
+                where,
+                hint=_type_hint(model, loc_path),
+            )
+        )
     return out
 
 
 def _container(raw, path):
     for part in path:
-        if isinstance(raw, dict) and part in raw:
-            raw = raw[part]
-        elif isinstance(raw, list) and isinstance(part, int) and part < len(raw):
+        if isinstance(raw, dict) and part in raw or isinstance(raw, list) and isinstance(part, int) and part < len(raw):
             raw = raw[part]
         else:
             return None
@@ -106,4 +107,3 @@ def _type_hint(model: type[BaseModel], loc_path: tuple) -> str | None:
     if field.description:
         return f"{loc_path[0]}: {field.description}"
     return None
-
