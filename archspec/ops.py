@@ -380,7 +380,10 @@ def _shortcut_hint(main: Operand, short: Operand) -> str:
     if a[1] % b[1] == 0 and a[2] % b[2] == 0 and a[1] // b[1] == a[2] // b[2]:
         return f"project the shortcut: 1x1 conv, stride {a[1] // b[1]}, {b[0]} channels"
     if b[1] > a[1]:
-        return f"the main branch '{main.label}' is larger than the shortcut; check the strides and padding on the main branch"
+        return (
+            f"the main branch '{main.label}' is larger than the shortcut; "
+            "check the strides and padding on the main branch"
+        )
     return (
         f"spatial sizes {a[1]}x{a[2]} and {b[1]}x{b[2]} are not an integer ratio; "
         "check kernel, stride and padding on the main branch (padding (k - 1) // 2 keeps odd kernels aligned)"
@@ -407,7 +410,8 @@ class Add(Op):
                 word = "the shortcut " if len(ins) == 2 else ""
                 raise ShapeError(
                     "AS501",
-                    f"{self.op} operands differ: '{main.label}' is {fmt(main.shape)} but {word}'{o.label}' is {fmt(o.shape)}",
+                    f"{self.op} operands differ: '{main.label}' is {fmt(main.shape)} "
+                    f"but {word}'{o.label}' is {fmt(o.shape)}",
                     _shortcut_hint(main, o),
                 )
         return main.shape
@@ -495,4 +499,4 @@ def _without(shape: Shape, axis: int) -> Shape:
     return shape[: axis - 1] + shape[axis:]
 
 
-OpSpec = Annotated[tuple(OPS.values()), Field(discriminator="op")]  # type: ignore[valid-type]
+OpSpec = Annotated[Union[tuple(OPS.values())], Field(discriminator="op")]  # type: ignore[valid-type]  # noqa: UP007

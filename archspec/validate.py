@@ -36,7 +36,8 @@ def _present(raw, loc_path: tuple) -> tuple:
     """The longest prefix of `loc_path` that exists in the data (drops pydantic's union-member tags)."""
     out = []
     for part in loc_path:
-        if isinstance(raw, dict) and part in raw or isinstance(raw, list) and isinstance(part, int) and 0 <= part < len(raw):
+        in_dict = isinstance(raw, dict) and part in raw
+        if in_dict or (isinstance(raw, list) and isinstance(part, int) and 0 <= part < len(raw)):
             raw = raw[part]
         else:
             break
