@@ -201,6 +201,7 @@ def _check_duplicates(nodes: list[TNode], ctx: _Ctx):
                     "AS106",
                     f"two nodes here are named '{n.name}'",
                     n.loc,
+                    node=ctx.prefix + n.name,
                     hint=f"the other '{n.name}' is at {seen[n.name].loc}; names must be unique among siblings",
                     trace=ctx.trace,
                 )
@@ -399,16 +400,23 @@ def _bind(info: BlockInfo, args_raw, ctx: _Ctx, call_loc: Loc) -> dict:
     return values
 
 
-def _run_checks(raw: LocDict, values: dict, ctx: _Ctx, who: str, at: Loc):
+def _run_checks(raw: LocDict, values: dict, ctx: _Ctx, who: str, at: Loc | None):
+    """Evaluate `checks:`; a block's failure is located at its call, a spec's at the check."""
     checks = raw.get("checks") or []
     for i, check in enumerate(checks):
         loc = checks.item_loc(i) if isinstance(checks, LocList) else raw.loc
         ok = ctx.ev(check["that"], _loc(check, "that"), names=values)
         if ok is not True and ok is not False:
-            ctx.fail("AS103", f"a check must be true or false, not {ok!r}", _loc(check, "that"))
+            ctx.fail(
+                "AS103",
+                f"a check must be true or false, not {ok!r}",
+                _loc(check, "that"),
+                "write a comparison, e.g. `that: ${depth % 6 == 2}`",
+            )
         if not ok:
             shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
-            ctx.fail("AS204", f"{who}: {check['message']}", at, f"defined at {loc}; parameters: {shown}")
+            where = f"check at {loc}; " if at is not None else ""
+            ctx.fail("AS204", f"{who}: {check['message']}", at or loc, f"{where}parameters: {shown}")
 
 
 def _repeat(raw: LocDict, ctx: _Ctx, disabled: dict, position: int) -> list[TNode]:
@@ -584,7 +592,7 @@ def _params(chain: list[_File], overrides: dict, state: _State) -> dict:
     for key, (value, loc) in declared.items():
         values[key] = overrides[key] if key in overrides else ctx.ev(value, loc, names=dict(values))
     for f in chain:
-        _run_checks(f.raw, values, ctx, "spec", f.raw.loc)
+        _run_checks(f.raw, values, ctx, "parameter check failed", None)
     return values
 
 
@@ -616,6 +624,13 @@ def _inputs(chain: list[_File], ctx: _Ctx) -> dict[str, tuple[tuple[int, ...], L
 
 
 def _find(root: TGroup, path: str, loc: Loc) -> tuple[TGroup, int]:
+    try:
+        return _find_in(root, path, loc)
+    except Fail as f:
+        raise Fail(*(d.with_node(path) for d in f.diagnostics)) from None
+
+
+def _find_in(root: TGroup, path: str, loc: Loc) -> tuple[TGroup, int]:
     group, parts = root, path.split(".")
     for depth, part in enumerate(parts):
         names = [c.name for c in group.children]

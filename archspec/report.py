@@ -12,7 +12,7 @@ from .ops import fmt
 def human(n: int) -> str:
     for unit, size in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if n >= size:
-            return f"{n / size:.2f} {unit}"
+            return f"{n / size:.2f}{unit}"
     return str(n)
 
 
@@ -60,7 +60,7 @@ def summary_text(net: Network) -> str:
 def result_line(r: Result) -> str:
     if r.network is not None:
         n = r.network
-        return f"{r.file}: ok ({n.name}: {n.total_params:,} params, {human(n.total_macs)}MACs)"
+        return f"{r.file}: ok ({n.name}: {n.total_params:,} params, {human(n.total_macs)} MACs)"
     if r.library is not None:
         return f"{r.file}: ok (block library: {', '.join(r.library.blocks)})"
     return f"{r.file}: invalid"

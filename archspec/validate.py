@@ -83,7 +83,8 @@ def diagnostics(
                 "AS103",
                 f"{what} field '{field}' = {_value(value)}: {'; or '.join(msgs)}",
                 where,
-                hint=_type_hint(model, loc_path),
+                hint=_type_hint(model, loc_path)
+                or f"see `archspec schema` or docs/spec.md for the values '{field}' takes",
             )
         )
     return out

@@ -1,0 +1,54 @@
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from archspec.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "specs"
+REFERENCE = ROOT.parent / "shared" / "reference" / "torchvision.json"
+UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN") == "1"
+
+
+@pytest.fixture(scope="session")
+def torchvision_reference() -> dict:
+    if not REFERENCE.is_file():
+        pytest.fail(f"{REFERENCE} is missing: clone the project with shared/ beside it (see README)")
+    return json.loads(REFERENCE.read_text())["models"]
+
+
+@pytest.fixture
+def run(capsys):
+    """Run the CLI in-process: returns (exit code, stdout, stderr)."""
+
+    def _run(*argv: str):
+        code = main(list(argv))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return _run
+
+
+@pytest.fixture
+def write(tmp_path):
+    """Write spec files into a temporary directory: write(name, text) -> path."""
+
+    def _write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    return _write
+
+
+def golden(path: Path, actual: str):
+    """Compare with a golden file; UPDATE_GOLDEN=1 rewrites it."""
+    if UPDATE_GOLDEN or not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(actual)
+        if not UPDATE_GOLDEN:
+            pytest.fail(f"golden file {path} was missing and has been written; check it and re-run")
+    assert actual == path.read_text()
