@@ -43,9 +43,13 @@ class Network:
         return sum(n.macs for n in self.nodes.values())
 
     def shape(self, path: str) -> Shape:
-        """Output shape of a node (or a spec input) without the batch dimension."""
+        """Output shape of a node, a group (its output node) or a spec input, without the batch dimension."""
         if path in self.graph.inputs:
             return self.graph.inputs[path]
+        if path not in self.nodes:
+            group = next((g for g in self.graph.groups if g.path == path), None)
+            if group is not None and group.output is not None:
+                return self.shape(group.output)
         return self.nodes[path].shape
 
     @property

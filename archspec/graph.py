@@ -32,6 +32,7 @@ class Group:
     path: str
     block: str | None  # the block it instantiates, if any
     loc: Loc
+    output: str | None  # the node whose value the group's is
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,6 @@ class _Builder:
         self.nodes.append(Node(path, op, tuple(p for p, _ in ins), tuple(lab for _, lab in ins), t.loc, t.trace))
 
     def add_group(self, t: TGroup, path: str, scope: _Scope, ins):
-        self.groups.append(Group(path, t.block, t.loc))
         ins = ins or []
         self.group_inputs[id(t)] = ins
         if t.inputs is not None:
@@ -210,6 +210,7 @@ class _Builder:
             self.walk(t, _Scope(t, path + ".", bound, scope), ins[:1])
         else:
             self.walk(t, _Scope(t, path + ".", {}, scope), ins)
+        self.groups.append(Group(path, t.block, t.loc, self.out_path(t, path)))
         if not t.children and t.output is None:
             self.error(
                 "AS104", f"group '{path}' has no nodes", t.loc, path, "remove the group or give it nodes", t.trace

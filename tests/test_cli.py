@@ -1,0 +1,157 @@
+"""The command line: exit codes, output formats, overrides, summary, schema."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from conftest import ROOT, SPECS
+
+
+def test_check_directory_is_recursive_and_valid(run):
+    code, out, _ = run("check", str(SPECS))
+    assert code == 0
+    assert "specs/blocks/resnet.yaml: ok (block library: basic_block, bottleneck, stage)" in out
+    assert "resnet50.yaml: ok (resnet50: 25,557,032 params, 4.09G MACs)" in out
+    assert out.splitlines()[-1].endswith("0 invalid (0 errors, 0 warnings)")
+
+
+def test_check_json_format(run):
+    code, out, _ = run("check", "--format", "json", str(SPECS / "lenet5.yaml"))
+    assert code == 0
+    assert json.loads(out) == [
+        {
+            "file": str(SPECS / "lenet5.yaml"),
+            "valid": True,
+            "errors": [],
+            "warnings": [],
+            "params": 431080,
+            "macs": 2293000,
+        }
+    ]
+
+
+def test_check_exit_1_when_any_invalid(run, write):
+    bad = write("bad.yaml", "inputs: {x: [4]}\nnodes: [{op: linear}]\n")
+    code, out, _ = run("check", str(SPECS / "lenet5.yaml"), str(bad))
+    assert code == 1
+    assert "1 valid, 1 invalid" in out
+
+
+@pytest.mark.parametrize(
+    "argv", [["check"], ["check", "--bogus", "x.yaml"], ["nope"], ["check", "--format", "xml", "x"]]
+)
+def test_usage_errors_exit_2(run, argv):
+    with pytest.raises(SystemExit) as exc:
+        run(*argv)
+    assert exc.value.code == 2
+
+
+def test_set_overrides(run):
+    code, out, _ = run(
+        "summary",
+        "--format",
+        "json",
+        "--set",
+        "num_classes=10",
+        "--set",
+        "layers=[1, 1, 1, 1]",
+        str(SPECS / "resnet50.yaml"),
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert data["outputs"] == {"fc": ["N", 10]}
+    assert not any(n["path"].startswith("layer1.1") for n in data["nodes"])
+
+
+def test_set_bad_syntax_and_unknown_key(run):
+    code, _, err = run("check", "--set", "oops", str(SPECS / "lenet5.yaml"))
+    assert code == 2 and "--set expects key=value" in err
+    code, out, _ = run("check", "--set", "num_clases=3", str(SPECS / "lenet5.yaml"))
+    assert code == 1
+    assert "error[AS202] the spec has no parameter 'num_clases' to override" in out
+    assert "hint: did you mean 'num_classes'?" in out
+
+
+def test_summary_json_acceptance(run, torchvision_reference):
+    for name in ("resnet18", "resnet50", "densenet121"):
+        code, out, _ = run("summary", "--format", "json", str(SPECS / f"{name}.yaml"))
+        assert code == 0
+        data = json.loads(out)
+        ref = torchvision_reference[name]
+        assert data["total_params"] == ref["params"]
+        assert abs(data["total_macs"] - ref["macs"]) <= 0.005 * ref["macs"]
+        assert set(data["nodes"][0]) == {"path", "op", "output_shape", "params", "macs"}
+        assert data["nodes"][0]["output_shape"][0] == "N"
+        assert sum(n["params"] for n in data["nodes"]) == data["total_params"]
+    assert json.loads(run("summary", "--format", "json", str(SPECS / "resnet50.yaml"))[1])["total_params"] == 25557032
+
+
+def test_summary_text(run):
+    code, out, _ = run("summary", str(SPECS / "lenet5.yaml"))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[1] == "inputs: x (N, 1, 28, 28)"
+    assert lines[3].split() == ["Node", "Op", "Output", "shape", "Params", "MACs"]
+    assert lines[5].split() == ["conv1", "conv2d", "(N,", "20,", "24,", "24)", "520", "288,000"]
+    assert "total params: 431,080 (431.08K)" in out
+    assert lines[-1] == "outputs: ip2 (N, 10)"
+
+
+def test_summary_of_invalid_spec_and_library(run, write):
+    bad = write("bad.yaml", "inputs: {x: [4]}\nnodes: [{op: linear}]\n")
+    code, out, _ = run("summary", str(bad))
+    assert code == 1 and "error[AS104]" in out
+    code, out, _ = run("summary", str(SPECS / "blocks" / "resnet.yaml"))
+    assert code == 1 and "is a block library" in out
+    code, out, _ = run("summary", "missing.yaml")
+    assert code == 2 and "AS001" in out
+
+
+def test_schema_validates_every_zoo_spec_and_rejects_typos(run):
+    code, out, _ = run("schema")
+    assert code == 0
+    schema = json.loads(out)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for path in SPECS.rglob("*.yaml"):
+        errors = list(validator.iter_errors(yaml.safe_load(path.read_text())))
+        assert not errors, (path, errors[0].message)
+    typo = {"inputs": {"x": [3]}, "nodes": [{"op": "conv2d", "chanels": 3, "kernel": 1}]}
+    assert list(validator.iter_errors(typo))
+    ops = {e["properties"]["op"].get("const") for e in schema["$defs"]["Node"]["anyOf"] if "op" in e["properties"]}
+    from archspec.ops import OPS
+
+    assert ops == set(OPS)
+
+
+def test_schema_to_file(run, tmp_path):
+    target = tmp_path / "schema.json"
+    assert run("schema", "-o", str(target))[0] == 0
+    assert json.loads(target.read_text())["title"] == "archspec spec file"
+
+
+@pytest.mark.parametrize("entry", ["module", "script"])
+def test_module_and_console_script_entry_points(entry):
+    script = Path(sys.executable).parent / "archspec"  # installed beside the interpreter by `pip install`
+    cmd = [sys.executable, "-m", "archspec"] if entry == "module" else [str(script)]
+    proc = subprocess.run([*cmd, "check", str(SPECS)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1].endswith("0 invalid (0 errors, 0 warnings)")
+
+
+def test_check_imports_no_framework():
+    """`archspec check` must never import torch, jax or flax (python -X importtime shows every import)."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "archspec", "check", str(SPECS)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
+    assert "yaml" in imported and "pydantic" in imported  # the measurement works
+    assert not imported & {"torch", "jax", "flax", "jaxlib", "numpy", "tensorflow"}

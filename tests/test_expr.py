@@ -1,0 +1,69 @@
+"""The restricted expression evaluator: what it computes, and what it refuses."""
+
+import pytest
+
+from archspec.expr import ExprError, evaluate, substitute
+
+
+@pytest.mark.parametrize(
+    ("text", "names", "expected"),
+    [
+        ("planes * 4", {"planes": 64}, 256),
+        ("int(64 * width)", {"width": 1.5}, 96),
+        ("2 if i == 0 else 1", {"i": 0}, 2),
+        ("a < b <= c", {"a": 1, "b": 2, "c": 2}, True),
+        ("not x or y", {"x": True, "y": False}, False),
+        ("layers[1:]", {"layers": [1, 2, 3]}, [2, 3]),
+        ("[c * 2 for c in cs if c > 1]", {"cs": [1, 2, 3]}, [4, 6]),
+        ("sum([a * b for a, b in zip(xs, ys)])", {"xs": [1, 2], "ys": [3, 4]}, 11),
+        ("1 - 0.5 * k / (n - 1)", {"k": 54, "n": 55}, 0.5),
+        ("max(1, min(4, 9)) + abs(-2) + len('ab') + floor(2.5) + ceil(2.1) + round(2.4)", {}, 15),
+        ("'M' in cfg", {"cfg": [64, "M"]}, True),
+    ],
+)
+def test_evaluates(text, names, expected):
+    assert evaluate(text, names) == expected
+
+
+def test_comprehension_does_not_leak_its_variable():
+    names = {"c": 7}
+    assert evaluate("[c for c in range(3)] + [c]", names) == [0, 1, 2, 7]
+    assert names == {"c": 7}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("__import__('os')", "'__import__' cannot be called"),
+        ("().__class__", "attribute access is not allowed"),
+        ("open('x')", "'open' cannot be called"),
+        ("(lambda: 1)()", "'lambda' cannot be called"),
+        ("[f for f in (lambda: 1,)]", "lambda is not allowed"),
+        ("{'a': 1}", "a dict literal is not allowed"),
+        ("x := 1", "invalid expression syntax"),
+        ("2 ** 1000", "exponent 1000 is too large"),
+        ("'a' * 10 ** 9", "too large"),
+        ("[0] * 10 ** 9", "too large"),
+        ("list(range(10))", "'list' cannot be called"),
+        ("range(10 ** 9)", "range longer than"),
+        ("1 / 0", "division by zero"),
+        ("x is None", "'is' comparisons are not allowed"),
+        ("missing + 1", "name 'missing' is not defined"),
+        ("f'{1}'", "an f-string is not allowed"),
+        ("1 << 3", "bitwise"),
+        ("int", "'int' is a function"),
+        ("max(key=1)", "keyword arguments are not allowed"),
+        ("x" * 2000, "longer than 1000"),
+    ],
+)
+def test_refuses(text, message):
+    with pytest.raises(ExprError) as err:
+        evaluate(text, {"x": 1})
+    assert message in str(err.value)
+
+
+def test_substitute_whole_and_partial():
+    assert substitute("${n * 2}", {"n": 3}) == 6
+    assert substitute("layer${n + 1}", {"n": 0}) == "layer1"
+    assert substitute("${a}-${b}", {"a": 1, "b": 2}) == "1-2"
+    assert substitute("plain", {}) == "plain"

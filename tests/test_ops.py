@@ -1,0 +1,109 @@
+"""Every registered op: its model is closed and frozen, and its shape/params/MACs rule holds on an example."""
+
+import pytest
+from pydantic import ValidationError
+
+from archspec.ops import OPS, Operand, ShapeError
+
+# op -> (fields, input shapes, output shape, params, macs); each checked by hand against PyTorch's docs.
+EXAMPLES = {
+    "conv2d": (
+        {"channels": 8, "kernel": 3, "stride": 2, "padding": 1},
+        [(4, 9, 9)],
+        (8, 5, 5),
+        8 * 4 * 9 + 8,
+        8 * 5 * 5 * 4 * 9,
+    ),
+    "batchnorm2d": ({}, [(4, 3, 3)], (4, 3, 3), 8, 0),
+    "relu": ({}, [(4, 3, 3)], (4, 3, 3), 0, 0),
+    "sigmoid": ({}, [(4,)], (4,), 0, 0),
+    "tanh": ({}, [(4,)], (4,), 0, 0),
+    "gelu": ({"approximate": "tanh"}, [(4,)], (4,), 0, 0),
+    "silu": ({}, [(4,)], (4,), 0, 0),
+    "identity": ({}, [(4, 2, 2)], (4, 2, 2), 0, 0),
+    "softmax": ({"axis": -1}, [(10,)], (10,), 0, 0),
+    "maxpool2d": ({"kernel": 3, "stride": 2, "ceil_mode": True}, [(4, 112, 112)], (4, 56, 56), 0, 0),
+    "avgpool2d": ({"kernel": 2, "stride": 2}, [(4, 7, 7)], (4, 3, 3), 0, 0),
+    "adaptive_avgpool2d": ({"size": [2, 3]}, [(4, 7, 7)], (4, 2, 3), 0, 0),
+    "global_avgpool2d": ({}, [(4, 7, 7)], (4,), 0, 0),
+    "flatten": ({}, [(4, 2, 3)], (24,), 0, 0),
+    "linear": ({"features": 5}, [(24,)], (5,), 24 * 5 + 5, 24 * 5),
+    "dropout": ({"p": 0.2}, [(24,)], (24,), 0, 0),
+    "local_response_norm": ({"size": 5}, [(4, 3, 3)], (4, 3, 3), 0, 0),
+    "zero_pad2d": ({"padding": [1, 2, 3, 4]}, [(4, 3, 3)], (4, 10, 6), 0, 0),
+    "stochastic_depth": ({"p": 0.1}, [(4, 3, 3)], (4, 3, 3), 0, 0),
+    "add": ({}, [(4, 3, 3), (4, 3, 3), (4, 3, 3)], (4, 3, 3), 0, 0),
+    "multiply": ({"broadcast": True}, [(4, 3, 3), (4, 1, 1)], (4, 3, 3), 0, 0),
+    "concat": ({}, [(4, 3, 3), (2, 3, 3)], (6, 3, 3), 0, 0),
+}
+
+
+def test_every_op_has_an_example():
+    assert set(EXAMPLES) == set(OPS)
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_rule(name):
+    fields, ins, out, params, macs = EXAMPLES[name]
+    op = OPS[name].model_validate({"op": name, **fields})
+    operands = [Operand(f"in{i}", s, i) for i, s in enumerate(ins)]
+    assert op.infer(operands) == out
+    assert op.count_params(ins, out) == params
+    assert op.count_macs(ins, out) == macs
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_model_is_closed_and_frozen(name):
+    fields = EXAMPLES[name][0]
+    with pytest.raises(ValidationError) as err:
+        OPS[name].model_validate({"op": name, **fields, "no_such_field": 1})
+    assert err.value.errors()[0]["type"] == "extra_forbidden"
+    op = OPS[name].model_validate({"op": name, **fields})
+    with pytest.raises(ValidationError):
+        op.op = "other"  # type: ignore[misc]
+    assert OPS[name].__doc__
+
+
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride", "padding", "ceil", "expected"),
+    [
+        (112, 3, 2, 0, True, 56),  # GoogLeNet's stem pool
+        (112, 3, 2, 0, False, 55),
+        (5, 2, 2, 1, True, 3),  # the last window must start inside input + left padding
+        (6, 3, 3, 1, True, 3),
+        (1, 3, 2, 1, True, 1),
+    ],
+)
+def test_pool_output_sizes_follow_pytorch(size, kernel, stride, padding, ceil, expected):
+    op = OPS["maxpool2d"](kernel=kernel, stride=stride, padding=padding, ceil_mode=ceil)
+    assert op.infer([Operand("x", (1, size, size), 0)]) == (1, expected, expected)
+
+
+def test_same_padding_keeps_size_for_even_kernels():
+    op = OPS["conv2d"](channels=2, kernel=4, padding="same", dilation=2)
+    assert op.infer([Operand("x", (3, 10, 10), 0)]) == (2, 10, 10)
+
+
+@pytest.mark.parametrize(
+    ("name", "fields", "shapes", "code"),
+    [
+        ("conv2d", {"channels": 4, "kernel": 5}, [(3, 4, 4)], "AS504"),
+        ("conv2d", {"channels": 4, "kernel": 1, "groups": 2}, [(3, 4, 4)], "AS505"),
+        ("conv2d", {"channels": 3, "kernel": 1, "groups": 2}, [(4, 4, 4)], "AS505"),
+        ("conv2d", {"channels": 4, "kernel": 1}, [(4,)], "AS506"),
+        ("linear", {"features": 4}, [(4, 2, 2)], "AS506"),
+        ("maxpool2d", {"kernel": 2, "padding": 2}, [(4, 4, 4)], "AS507"),
+        ("zero_pad2d", {"padding": -2}, [(4, 4, 4)], "AS503"),
+        ("add", {}, [(4, 2, 2), (4, 2, 3)], "AS501"),
+        ("multiply", {"broadcast": True}, [(4, 2, 2), (3, 1, 1)], "AS501"),
+        ("concat", {}, [(4, 2, 2), (4, 3, 2)], "AS502"),
+        ("concat", {"axis": 4}, [(4, 2, 2), (4, 2, 2)], "AS507"),
+        ("softmax", {"axis": 0}, [(4,)], "AS507"),
+    ],
+)
+def test_shape_errors(name, fields, shapes, code):
+    op = OPS[name].model_validate({"op": name, **fields})
+    with pytest.raises(ShapeError) as err:
+        op.infer([Operand(f"in{i}", s, i) for i, s in enumerate(shapes)])
+    assert err.value.code == code
+    assert err.value.hint

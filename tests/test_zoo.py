@@ -1,0 +1,83 @@
+"""The zoo: every spec checks; torchvision counterparts match the reference file exactly."""
+
+import pytest
+from conftest import SPECS
+
+import archspec
+
+ZOO = sorted(p for p in SPECS.rglob("*.yaml"))
+NETWORKS = [p for p in ZOO if archspec.analyze(p).network is not None]
+TORCHVISION = ["resnet18", "resnet50", "densenet121"]
+
+
+@pytest.mark.parametrize("path", ZOO, ids=lambda p: str(p.relative_to(SPECS)))
+def test_zoo_spec_checks_clean(path):
+    result = archspec.analyze(path)
+    assert result.diagnostics == ()
+    assert result.network is not None or result.library is not None
+
+
+@pytest.mark.parametrize("name", TORCHVISION)
+def test_matches_torchvision_counts(name, torchvision_reference):
+    net = archspec.load(SPECS / f"{name}.yaml")
+    ref = torchvision_reference[name]
+    assert net.total_params == ref["params"]
+    assert abs(net.total_macs - ref["macs"]) <= 0.005 * ref["macs"]
+    assert net.output_shapes == {net.graph.outputs[0]: (1000,)}
+
+
+@pytest.mark.parametrize("name", TORCHVISION)
+def test_node_paths_are_torchvision_module_paths(name, torchvision_reference):
+    """Parameterized nodes, in order, are exactly the modules owning torchvision's state_dict keys,
+    and their parameter counts add up module by module."""
+    net = archspec.load(SPECS / f"{name}.yaml")
+    keys = torchvision_reference[name]["state_dict"]
+    modules: dict[str, int] = {}
+    for key, shape in keys:
+        module, leaf = key.rsplit(".", 1)
+        n = 1
+        for d in shape:
+            n *= d
+        if leaf in ("weight", "bias"):
+            modules[module] = modules.get(module, 0) + n
+        else:
+            modules.setdefault(module, 0)
+    ours = {n.path: n.params for n in net.nodes.values() if n.params}
+    assert list(ours) == list(modules)
+    assert ours == modules
+
+
+def test_lenet5_is_caffes():
+    net = archspec.load(SPECS / "lenet5.yaml")
+    assert net.total_params == 431_080  # Caffe's MNIST LeNet
+    shapes = {p: n.shape for p, n in net.nodes.items()}
+    assert shapes["conv1"] == (20, 24, 24)
+    assert shapes["pool2"] == (50, 4, 4)
+    assert shapes["ip2"] == (10,)
+
+
+def test_resnet_stage_shapes():
+    net = archspec.load(SPECS / "resnet50.yaml")
+    assert [net.shape(f"layer{i}") for i in (1, 2, 3, 4)] == [
+        (256, 56, 56),
+        (512, 28, 28),
+        (1024, 14, 14),
+        (2048, 7, 7),
+    ]
+    assert "layer1.0.downsample.0" in net.nodes  # projection: 64 -> 256 channels
+    assert "layer1.1.downsample.0" not in net.nodes
+    r18 = archspec.load(SPECS / "resnet18.yaml")
+    assert "layer1.0.downsample.0" not in r18.nodes  # basic blocks keep 64 channels
+    assert r18.nodes["layer2.0.downsample.0"].shape == (128, 28, 28)
+
+
+def test_densenet_transitions_halve_channels():
+    net = archspec.load(SPECS / "densenet121.yaml")
+    assert [net.nodes[f"features.transition{i}.conv"].shape[0] for i in (1, 2, 3)] == [128, 256, 512]
+    assert net.nodes["features.norm5"].shape == (1024, 7, 7)
+
+
+def test_overrides_reach_the_zoo():
+    net = archspec.load(SPECS / "resnet50.yaml", num_classes=10)
+    assert net.output_shapes == {"fc": (10,)}
+    assert net.total_params == 25_557_032 - 2048 * 990 - 990
