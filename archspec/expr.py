@@ -9,6 +9,7 @@ Sizes are bounded so `${'a' * 10**9}` fails fast instead of eating memory.
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import operator
 import re
@@ -247,15 +248,20 @@ def _describe(node) -> str:
     }.get(type(node).__name__, type(node).__name__)
 
 
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> ast.Expression:
+    # A block's expressions are parsed once, not once per instance.
+    try:
+        return ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExprError(f"invalid expression syntax: {exc.msg}") from None
+
+
 def evaluate(text: str, names: dict):
     """Evaluate one expression (the text inside `${...}`)."""
     if len(text) > MAX_EXPR_LEN:
         raise ExprError(f"expression longer than {MAX_EXPR_LEN} characters")
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise ExprError(f"invalid expression syntax: {exc.msg}") from None
-    return _Eval(dict(names))(tree)
+    return _Eval(dict(names))(_parse(text))
 
 
 def substitute(value, names: dict):
