@@ -74,3 +74,7 @@ def test_non_utf8_file(tmp_path):
     with pytest.raises(Fail) as exc:
         read_spec_file(path)
     assert exc.value.diagnostics[0].code == "AS002"
+
+
+def test_date_like_words_stay_text():
+    assert load_yaml("description: 2026-11-22\n", "t.yaml")["description"] == "2026-11-22"
