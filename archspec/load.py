@@ -99,7 +99,7 @@ class _Builder:
             )
 
     def scalar(self, node):
-        if node.tag == _TAG + "timestamp" and node.style is None:
+        if node.tag == _TAG + "timestamp" and not node.style:
             return node.value  # an unquoted date-like word is just text in a spec
         self.check_tag(node, "scalar")
         return self.loader.construct_object(node, deep=True)
