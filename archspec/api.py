@@ -150,3 +150,23 @@ def load(spec: str | Path, **overrides) -> Network:
             ]
         )
     return result.network
+
+
+def _network(spec, overrides: dict) -> Network:
+    return spec if isinstance(spec, Network) else load(spec, **overrides)
+
+
+def compile(spec: str | Path | Network, backend: str = "torch", **overrides) -> str:  # noqa: A001
+    """Generate the standalone source of `spec` for `backend` (what `archspec compile` writes)."""
+    from . import backends
+
+    return backends.get(backend).emit(_network(spec, overrides))
+
+
+def build(spec: str | Path | Network, backend: str = "torch", seed: int = 0, **overrides):
+    """Build a module instance for `backend` from the same generated source `compile` returns."""
+    from . import backends
+
+    impl = backends.get(backend)
+    network = _network(spec, overrides)
+    return impl.build(network, impl.emit(network), seed)

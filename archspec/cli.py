@@ -92,6 +92,27 @@ def cmd_summary(args) -> int:
     return EXIT_OK
 
 
+def cmd_compile(args) -> int:
+    from . import backends
+
+    try:
+        impl = backends.get(args.backend)
+    except backends.UnknownBackend as exc:
+        raise UsageError(str(exc)) from None
+    result, code = _one(args)
+    if code is not None:
+        print(report.check_text([result]), file=sys.stderr)
+        return code
+    source = impl.emit(result.network)
+    target = args.output or str(Path(args.spec).with_suffix("").name) + impl.suffix
+    if target == "-":
+        sys.stdout.write(source)
+    else:
+        Path(target).write_text(source, encoding="utf-8")
+        print(f"wrote {target} ({result.network.name}, {args.backend})", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_schema(args) -> int:
     from .schema import json_schema
 
@@ -127,6 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text")
     with_set(p)
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("compile", help="generate a standalone module for a backend")
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("--backend", required=True, help="torch, or another installed backend")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="where to write; '-' for stdout; default SPEC's name with the backend's suffix, here",
+    )
+    with_set(p)
+    p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the spec format")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")

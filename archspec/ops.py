@@ -100,6 +100,16 @@ def window_out(op: str, axis: str, size: int, k: int, s: int, lo: int, hi: int, 
     return out
 
 
+WeightInit = Literal[
+    "default", "kaiming_normal_fan_out", "kaiming_normal_fan_in", "normal", "trunc_normal", "xavier_uniform", "zeros"
+]
+BiasInit = Literal["default", "zeros"]
+_INIT_DOC = (
+    "weight initialisation: default (the framework's), kaiming_normal_fan_out / kaiming_normal_fan_in "
+    "(ReLU gain), normal / trunc_normal (std 0.01, truncated at +-2), xavier_uniform, zeros"
+)
+
+
 class _Window(Op):
     def _pads(self, x: tuple[int, int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
         p = pair(self.padding)  # type: ignore[attr-defined]
@@ -126,6 +136,8 @@ class Conv2d(_Window):
     dilation: PosPair = 1
     groups: PosInt = 1
     bias: StrictBool = True
+    init: WeightInit = Field("default", description=_INIT_DOC)
+    bias_init: BiasInit = "default"
 
     def _pads(self, x):
         if self.padding == "valid":
@@ -171,6 +183,9 @@ class BatchNorm2d(Op):
     eps: Annotated[float, Field(gt=0)] = 1e-5
     momentum: Annotated[float, Field(ge=0, le=1)] = 0.1
     affine: StrictBool = True
+    init: Literal["default", "zeros"] = Field(
+        "default", description="scale initialisation: default (ones) or zeros (zero-init the last BN of a residual)"
+    )
 
     def infer(self, ins):
         need_image("batchnorm2d", ins[0])
@@ -296,6 +311,8 @@ class Linear(Op):
     op: Literal["linear"] = "linear"
     features: PosInt = Field(description="output features")
     bias: StrictBool = True
+    init: WeightInit = Field("default", description=_INIT_DOC)
+    bias_init: BiasInit = "default"
 
     def infer(self, ins):
         x = ins[0]

@@ -1,0 +1,204 @@
+"""The PyTorch backend: generated source, torchvision naming, real shapes, semantics, modern PyTorch."""
+
+import ast
+import subprocess
+import sys
+import traceback
+
+import pytest
+from conftest import ROOT, SPECS
+
+import archspec
+
+torch = pytest.importorskip("torch")
+
+ZOO = sorted(p for p in SPECS.glob("*.yaml"))
+ALL_OPS = ROOT / "tests" / "cases" / "all_ops.yaml"
+
+
+def record_shapes(module, *inputs) -> dict[str, tuple]:
+    """Run the generated forward, recording every node's real output shape.
+
+    Each forward line is `var = expr  # path (shape) file:line`; the recorder is inserted after
+    each assignment of the generated source, so it observes the real generated code.
+    """
+    source = module.archspec_source
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    cls = tree.body[-1]  # the model class comes last, after the helpers it uses
+    assert isinstance(cls, ast.ClassDef)
+    forward = next(f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "forward")
+    body = []
+    for stmt in forward.body:
+        body.append(stmt)
+        if isinstance(stmt, ast.Assign):
+            path = lines[stmt.lineno - 1].split("#", 1)[1].split()[0]
+            call = f"__record__({path!r}, {stmt.targets[0].id})"
+            body.append(ast.parse(call).body[0])
+    forward.body = body
+    ast.fix_missing_locations(tree)
+    seen: dict[str, tuple] = {}
+    namespace = {"__record__": lambda p, v: seen.__setitem__(p, tuple(v.shape[1:]))}
+    exec(compile(tree, "<instrumented>", "exec"), namespace)
+    instrumented = namespace[cls.name].forward
+    with torch.no_grad():
+        instrumented(module, *inputs)
+    return seen
+
+
+def test_acceptance_resnet50_compiles_to_a_standalone_ruff_clean_file(tmp_path, run):
+    target = tmp_path / "resnet50.py"
+    code, _, _ = run("compile", str(SPECS / "resnet50.yaml"), "--backend", "torch", "-o", str(target))
+    assert code == 0
+    source = target.read_text()
+    imports = [n for n in ast.walk(ast.parse(source)) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert {a.name for n in imports for a in n.names} | {
+        n.module for n in imports if isinstance(n, ast.ImportFrom)
+    } == {"torch", "nn"}
+    lint = subprocess.run(["ruff", "check", "--isolated", str(target)], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
+    script = (
+        "import sys, torch, resnet50\n"
+        "m = resnet50.Resnet50().eval()\n"
+        "assert not any(k.startswith('archspec') for k in sys.modules)\n"
+        "print(sum(p.numel() for p in m.parameters()), tuple(m(torch.randn(1, 3, 224, 224)).shape))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert out.stdout.split() == ["25557032", "(1,", "1000)"], out.stderr
+
+
+def test_compile_is_deterministic_and_stdout(run):
+    a = archspec.compile(SPECS / "densenet121.yaml")
+    assert a == archspec.compile(SPECS / "densenet121.yaml")
+    code, out, _ = run("compile", str(SPECS / "densenet121.yaml"), "--backend", "torch", "-o", "-")
+    assert code == 0 and out == a
+
+
+def test_unknown_backend_lists_the_available_ones(run):
+    code, _, err = run("compile", str(SPECS / "lenet5.yaml"), "--backend", "tensorflow")
+    assert code == 2
+    assert "unknown backend 'tensorflow'; available: " in err and "torch" in err
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "densenet121"])
+def test_state_dict_is_torchvisions(name, torchvision_reference):
+    model = archspec.build(SPECS / f"{name}.yaml")
+    ours = [(k, list(v.shape)) for k, v in model.state_dict().items()]
+    assert ours == [(k, shape) for k, shape in torchvision_reference[name]["state_dict"]]
+    assert sum(p.numel() for p in model.parameters()) == torchvision_reference[name]["params"]
+
+
+# Every zoo spec at its own input size, and specs with a free `image_size` at other sizes too.
+SIZED = [(p, None) for p in ZOO] + [
+    (p, size) for p in ZOO for size in (96, 161) if "image_size" in archspec.load(p).params
+]
+
+
+@pytest.mark.parametrize(("path", "size"), SIZED, ids=lambda v: getattr(v, "stem", str(v)))
+def test_every_node_real_shape_equals_inferred(path, size):
+    net = archspec.load(path) if size is None else archspec.load(path, image_size=size)
+    model = archspec.build(net).eval()
+    inputs = [torch.randn(2, *shape) for shape in net.graph.inputs.values()]
+    seen = record_shapes(model, *inputs)
+    assert seen == {p: n.shape for p, n in net.nodes.items()}
+
+
+def test_every_op_lowers_and_runs_with_inferred_shapes():
+    net = archspec.load(ALL_OPS)
+    assert {n.op for n in net.nodes.values()} == set(archspec.ops.OPS)
+    model = archspec.build(net).eval()
+    seen = record_shapes(model, torch.randn(2, 3, 16, 16), torch.randn(2, 1, 16, 16))
+    assert seen == {p: n.shape for p, n in net.nodes.items()}
+    model.train()
+    probs, side = model(torch.randn(4, 3, 16, 16), torch.randn(4, 1, 16, 16))
+    assert probs.shape == (4, 5) and side.shape == (4, 5)  # outputs in the declared order
+    torch.testing.assert_close(probs.sum(1), torch.ones(4))
+
+
+def test_seed_makes_weights_reproducible():
+    a = archspec.build(SPECS / "lenet5.yaml", seed=3).state_dict()
+    b = archspec.build(SPECS / "lenet5.yaml", seed=3).state_dict()
+    c = archspec.build(SPECS / "lenet5.yaml", seed=4).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["conv1.weight"], c["conv1.weight"])
+
+
+def test_init_schemes_follow_the_spec():
+    model = archspec.build(SPECS / "resnet50.yaml", zero_init_residual=True)
+    assert torch.count_nonzero(model.layer1[0].bn3.weight) == 0
+    assert torch.count_nonzero(model.layer1[0].bn2.weight) == 64
+    std = model.layer4[0].conv2.weight.std().item()
+    fan_out = 512 * 9
+    assert abs(std - (2 / fan_out) ** 0.5) < 0.1 * (2 / fan_out) ** 0.5  # kaiming normal, fan_out
+    dense = archspec.build(SPECS / "densenet121.yaml")
+    assert torch.count_nonzero(dense.classifier.bias) == 0
+
+
+def test_train_and_eval_semantics():
+    model = archspec.build(SPECS / "resnet18.yaml", image_size=64)
+    x = torch.randn(4, 3, 64, 64)
+    before = model.bn1.running_mean.clone()
+    model.train()
+    model(x)
+    assert not torch.equal(before, model.bn1.running_mean)
+    assert model.bn1.num_batches_tracked.item() == 1
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), model(x))
+
+
+def test_stochastic_depth_drops_whole_samples_in_training_only():
+    net = archspec.load("inputs: {x: [8]}\nnodes: [{name: sd, op: stochastic_depth, p: 0.5}]\n")
+    model = archspec.build(net)
+    x = torch.ones(1000, 8)
+    torch.manual_seed(0)
+    y = model.train()(x)
+    rows = y.sum(1)
+    assert set(rows.unique().tolist()) == {0.0, 16.0}  # each sample kept whole (scaled by 2) or dropped
+    assert 400 < (rows == 0).sum().item() < 600
+    torch.testing.assert_close(model.eval()(x), x)
+
+
+def test_error_in_forward_shows_the_generated_line_and_yaml_node():
+    model = archspec.build(SPECS / "lenet5.yaml")
+    with pytest.raises(RuntimeError):
+        try:
+            model(torch.randn(1, 3, 28, 28))  # 3 channels where the spec says 1
+        except RuntimeError:
+            text = traceback.format_exc()
+            raise
+    assert "<archspec-torch lenet5" in text
+    assert "x = self.conv1(x)  # conv1 (N, 20, 24, 24) " in text
+    assert "specs/lenet5.yaml:" in text
+
+
+def test_channels_last_and_bf16_autocast():
+    model = archspec.build(SPECS / "resnet18.yaml", image_size=64).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        ref = model(x)
+        cl = model.to(memory_format=torch.channels_last)(x.to(memory_format=torch.channels_last))
+        torch.testing.assert_close(cl, ref, rtol=1e-4, atol=1e-4)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(x)
+    assert low.dtype == torch.bfloat16
+    assert (low.float() - ref).abs().max() < 0.1 * ref.abs().max()
+
+
+def test_torch_export_and_compile_fullgraph_resnet50():
+    model = archspec.build(SPECS / "resnet50.yaml", image_size=64).eval()
+    x = torch.randn(2, 3, 64, 64)
+    exported = torch.export.export(model, (x,))
+    with torch.no_grad():
+        torch.testing.assert_close(exported.module()(x), model(x))
+    compiled = torch.compile(model, fullgraph=True, backend="eager")  # graph capture without graph breaks
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x))
+
+
+def test_torch_compile_inductor_on_a_small_spec():
+    model = archspec.build(SPECS / "lenet5.yaml").eval()
+    compiled = torch.compile(model, fullgraph=True)
+    x = torch.randn(4, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x), rtol=1e-4, atol=1e-5)
