@@ -237,9 +237,21 @@ def emit(net: Network) -> str:
     )
     if len(graph.outputs) > 1:
         io += f"\nforward returns a tuple: ({', '.join(graph.outputs)})."
+    skip_note = (
+        "\nLayers whose parameters reset_parameters() sets are created with nn.utils.skip_init,"
+        "\nso they are not initialised twice."
+        if any(_reinitialised(n.op) for n in graph.nodes)
+        else ""
+    )
     parts = [
         HEADER.format(
-            name=graph.name, version=__version__, file=graph.file, io=io, params=net.total_params, macs=net.total_macs
+            name=graph.name,
+            version=__version__,
+            file=graph.file,
+            io=io,
+            params=net.total_params,
+            macs=net.total_macs,
+            skip_note=skip_note,
         )
     ]
     used = {n.op.name for n in graph.nodes}
