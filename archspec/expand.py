@@ -39,6 +39,7 @@ MAX_DEPTH = 64
 class Ref(NamedTuple):
     text: str  # as written: 'bn3', 'x', 'layer1.0'
     loc: Loc
+    training_only: bool = False  # for outputs: an auxiliary head
 
 
 @dataclass
@@ -747,5 +748,9 @@ def expand(source: str | Path, overrides: dict | None = None, *, text: str | Non
     outputs = None
     if out_file is not None:
         raw_out = out_file.raw["outputs"]
-        outputs = [Ref(str(ctx.ev(o, raw_out.item_loc(i))), raw_out.item_loc(i)) for i, o in enumerate(raw_out)]
+        outputs = []
+        for i, (o, model) in enumerate(zip(raw_out, out_file.spec.outputs)):
+            text = o["node"] if isinstance(o, dict) else o
+            training = bool(getattr(model, "training_only", False))
+            outputs.append(Ref(str(ctx.ev(text, raw_out.item_loc(i))), raw_out.item_loc(i), training))
     return Expanded(name, str(path), params, inputs, outputs, root, state.diags)

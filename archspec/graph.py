@@ -44,6 +44,19 @@ class Graph:
     outputs: tuple[str, ...]
     groups: tuple[Group, ...] = ()
     params: Mapping[str, object] = field(default_factory=dict)
+    training_outputs: frozenset[str] = frozenset()  # outputs returned only in training, e.g. auxiliary heads
+
+    @property
+    def eval_outputs(self) -> tuple[str, ...]:
+        return tuple(o for o in self.outputs if o not in self.training_outputs)
+
+    def training_only_nodes(self) -> frozenset[str]:
+        """Nodes computed only for training-only outputs: skipped in evaluation."""
+        needed: set[str] = set(self.eval_outputs)
+        for node in reversed(self.nodes):
+            if node.path in needed:
+                needed.update(node.inputs)
+        return frozenset(n.path for n in self.nodes if n.path not in needed)
 
     def node(self, path: str) -> Node:
         return self._index[path]
@@ -284,8 +297,19 @@ def build_graph(tree: Expanded) -> tuple[Graph, list[Diagnostic]]:
     if tree.outputs is None:
         last = tree.root.children[-1] if tree.root.children else None
         outputs = [b.out_path(last, last.name)] if last is not None else []
+        training = set()
     else:
-        outputs = [r[0] for r in (b.resolve(ref, root_scope, "outputs", ()) for ref in tree.outputs) if r]
+        resolved = [(b.resolve(ref, root_scope, "outputs", ()), ref) for ref in tree.outputs]
+        outputs = [r[0] for r, _ in resolved if r]
+        training = {r[0] for r, ref in resolved if r and ref.training_only}
+        if tree.outputs and all(ref.training_only for ref in tree.outputs):
+            b.error(
+                "AS507",
+                "every output is training-only; evaluation would return nothing",
+                tree.outputs[0].loc,
+                "outputs",
+                "mark the main output without `training_only`",
+            )
     outputs = [o for o in outputs if o is not None]
     nodes = _toposort(b.nodes, set(tree.inputs), b.diags)
     b.diags.extend(_unused(nodes, set(outputs)))
@@ -297,6 +321,7 @@ def build_graph(tree: Expanded) -> tuple[Graph, list[Diagnostic]]:
         tuple(outputs),
         tuple(b.groups),
         MappingProxyType(dict(tree.params)),
+        frozenset(training),
     )
     return graph, b.diags
 

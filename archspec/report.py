@@ -26,6 +26,7 @@ def summary_json(net: Network) -> dict:
         "file": net.file,
         "inputs": {k: shape_json(v) for k, v in net.graph.inputs.items()},
         "outputs": {k: shape_json(v) for k, v in net.output_shapes.items()},
+        "training_outputs": [o for o in net.graph.outputs if o in net.graph.training_outputs],
         "total_params": net.total_params,
         "total_macs": net.total_macs,
         "nodes": [
@@ -45,7 +46,10 @@ def summary_text(net: Network) -> str:
 
     rule = "-" * len(line(rows[0]))
     ins = ", ".join(f"{k} {fmt(v)}" for k, v in net.graph.inputs.items())
-    outs = ", ".join(f"{k} {fmt(v)}" for k, v in net.output_shapes.items())
+    outs = ", ".join(
+        f"{k} {fmt(v)}" + (" (training only)" if k in net.graph.training_outputs else "")
+        for k, v in net.output_shapes.items()
+    )
     out = [f"{net.name} ({net.file})", f"inputs: {ins}", rule, line(rows[0]), rule]
     out += [line(r) for r in rows[1:]]
     out += [

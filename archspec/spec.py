@@ -102,6 +102,11 @@ class Check(_Model):
     message: str = Field(description="what is wrong when it is false")
 
 
+class Output(_Model):
+    node: str = Field(description="reference of the output node")
+    training_only: bool = Field(False, description="computed and returned only in training (auxiliary heads)")
+
+
 class BlockDef(_Model):
     """A reusable, parameterized sub-network. Its body sees only its own parameters."""
 
@@ -124,7 +129,9 @@ class SpecFile(_Model):
     params: dict[str, Any] = Field(default_factory=dict, description="name: default value or ${expression}")
     checks: list[Check] = Field(default_factory=list, description="conditions on the parameters")
     inputs: dict[str, list[Any]] | None = Field(None, description="name: shape without the batch dimension")
-    outputs: list[str] | None = Field(None, description="output node references; default the last node")
+    outputs: list[str | Output] | None = Field(
+        None, description="output node references, or {node, training_only}; default the last node"
+    )
     nodes: list[dict[str, Any]] | None = None
     blocks: dict[str, BlockDef] = Field(default_factory=dict)
     remove: list[str] = Field(default_factory=list, description="node paths to delete (variants)")

@@ -370,3 +370,22 @@ def test_library_cannot_be_loaded_as_a_network(write):
     assert archspec.analyze(lib).library.blocks == ["a"]
     with pytest.raises(SpecError):
         archspec.load(lib)
+
+
+def test_training_only_outputs_are_declared_and_reported():
+    spec = """
+inputs: {x: [4]}
+outputs: [main, {node: aux, training_only: true}]
+nodes:
+  - {name: main, op: linear, features: 2}
+  - {name: aux, op: linear, features: 3, in: x}
+"""
+    net = load(spec)
+    assert net.graph.outputs == ("main", "aux") and net.graph.eval_outputs == ("main",)
+    from archspec.report import summary_json, summary_text
+
+    assert summary_json(net)["training_outputs"] == ["aux"]
+    assert summary_text(net).endswith("outputs: main (N, 2), aux (N, 3) (training only)")
+    with pytest.raises(SpecError) as err:
+        load(spec.replace("outputs: [main, ", "outputs: [{node: main, training_only: true}, "))
+    assert "every output is training-only" in err.value.errors[0].message

@@ -222,3 +222,32 @@ def test_torch_compile_inductor_on_a_small_spec():
     x = torch.randn(4, 1, 28, 28)
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), model(x), rtol=1e-4, atol=1e-5)
+
+
+AUX_SPEC = """
+inputs: {x: [3, 16, 16]}
+outputs: [fc, {node: aux, training_only: true}]
+nodes:
+  - {name: conv, op: conv2d, channels: 4, kernel: 3, padding: 1}
+  - {name: aux_pool, op: global_avgpool2d}
+  - {name: aux, op: linear, features: 3}
+  - {name: body, op: conv2d, channels: 4, kernel: 3, in: conv}
+  - {name: pool, op: global_avgpool2d}
+  - {name: fc, op: linear, features: 3}
+"""
+
+
+def test_training_only_outputs_run_and_return_only_in_training():
+    net = archspec.load(AUX_SPEC)
+    assert net.graph.training_outputs == {"aux"}
+    assert net.graph.training_only_nodes() == {"aux_pool", "aux"}
+    model = archspec.build(net)
+    x = torch.randn(2, 3, 16, 16)
+    logits, aux = model.train()(x)
+    assert logits.shape == aux.shape == (2, 3)
+    calls = []
+    model.aux.register_forward_hook(lambda *a: calls.append(1))
+    out = model.eval()(x)
+    assert isinstance(out, torch.Tensor) and out.shape == (2, 3) and calls == []
+    exported = torch.export.export(model, (x,))
+    torch.testing.assert_close(exported.module()(x), model(x))

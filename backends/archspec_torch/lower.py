@@ -205,6 +205,7 @@ def _forward(net: Network, inplace: set[str]) -> tuple[list[str], list[str]]:
     for out in graph.outputs:
         last_use[out] = len(graph.nodes)
     lines = []
+    aux = graph.training_only_nodes()
     for i, node in enumerate(graph.nodes):
         ins = [var[p] for p in node.inputs]
         expr = CALLS[node.op.name](node.op, _access(node.path), ins)
@@ -220,9 +221,17 @@ def _forward(net: Network, inplace: set[str]) -> tuple[list[str], list[str]]:
             expr = expr.replace(f"{target} + ", f"{target} += ", 1)  # out += identity
         where = f"{node.loc.file}:{node.loc.line}"
         statement = expr if " += " in expr else f"{target} = {expr}"
-        lines.append(f"{statement}  # {node.path} {fmt(net.nodes[node.path].shape)} {where}")
-    outs = [var[o] for o in graph.outputs]
-    lines.append(f"return {', '.join(outs)}")
+        line = f"{statement}  # {node.path} {fmt(net.nodes[node.path].shape)} {where}"
+        if node.path in aux:  # auxiliary heads run only in training
+            if not lines or not lines[-1].startswith("    "):
+                lines.append("if self.training:")
+            line = "    " + line
+        lines.append(line)
+    returned = [var[o] for o in graph.outputs]
+    if graph.training_outputs:
+        lines += ["if self.training:", f"    return {', '.join(returned)}"]
+        returned = [var[o] for o in graph.eval_outputs]
+    lines.append(f"return {', '.join(returned)}")
     return args, lines
 
 
@@ -235,7 +244,12 @@ def emit(net: Network) -> str:
             *(f"Output {k}: {fmt(v)}." for k, v in net.output_shapes.items()),
         ]
     )
-    if len(graph.outputs) > 1:
+    if graph.training_outputs:
+        io += (
+            f"\nIn training, forward returns ({', '.join(graph.outputs)}); "
+            f"in evaluation, ({', '.join(graph.eval_outputs)})."
+        )
+    elif len(graph.outputs) > 1:
         io += f"\nforward returns a tuple: ({', '.join(graph.outputs)})."
     skip_note = (
         "\nLayers whose parameters reset_parameters() sets are created with nn.utils.skip_init,"
@@ -276,7 +290,13 @@ def emit(net: Network) -> str:
         out += ["", "    def reset_parameters(self) -> None:"]
         out += [f"        {line}" for line in init]
     sig = ", ".join(f"{a}: torch.Tensor" for a in args)
-    ret = "torch.Tensor" if len(graph.outputs) == 1 else f"tuple[{', '.join(['torch.Tensor'] * len(graph.outputs))}]"
+
+    def _ret(n: int) -> str:
+        return "torch.Tensor" if n == 1 else f"tuple[{', '.join(['torch.Tensor'] * n)}]"
+
+    ret = _ret(len(graph.outputs))
+    if graph.training_outputs:
+        ret = f"{_ret(len(graph.eval_outputs))} | {_ret(len(graph.outputs))}"
     out += ["", f"    def forward(self, {sig}) -> {ret}:"]
     out += [f"        {line}" for line in body]
     return "".join(parts) + "\n".join(out) + "\n"
