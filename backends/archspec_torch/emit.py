@@ -60,24 +60,21 @@ def linear(op, shape):
     return f"nn.Linear({_args(shape[0], op.features, **_opt(op, bias=('bias', True)))})"
 
 
-def maxpool2d(op, shape):
-    opts = _opt(op, padding=("padding", (0, 0)), dilation=("dilation", (1, 1)), ceil_mode=("ceil_mode", False))
+def _pool(cls: str, op, **defaults) -> str:
+    opts = _opt(op, padding=("padding", (0, 0)), ceil_mode=("ceil_mode", False), **defaults)
     k = pair(op.kernel)
     stride = pair(op.stride) if op.stride is not None else k
     if stride != k:
         opts = {"stride": stride, **opts}
-    return f"nn.MaxPool2d({_args(k[0] if k[0] == k[1] else k, **opts)})"
+    return f"{cls}({_args(k[0] if k[0] == k[1] else k, **opts)})"
+
+
+def maxpool2d(op, shape):
+    return _pool("nn.MaxPool2d", op, dilation=("dilation", (1, 1)))
 
 
 def avgpool2d(op, shape):
-    opts = _opt(
-        op, padding=("padding", (0, 0)), ceil_mode=("ceil_mode", False), count_include_pad=("count_include_pad", True)
-    )
-    k = pair(op.kernel)
-    stride = pair(op.stride) if op.stride is not None else k
-    if stride != k:
-        opts = {"stride": stride, **opts}
-    return f"nn.AvgPool2d({_args(k[0] if k[0] == k[1] else k, **opts)})"
+    return _pool("nn.AvgPool2d", op, count_include_pad=("count_include_pad", True))
 
 
 def adaptive_avgpool2d(op, shape):
