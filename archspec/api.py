@@ -40,7 +40,9 @@ class Network:
 
     @property
     def total_macs(self) -> int:
-        return sum(n.macs for n in self.nodes.values())
+        """MACs of one evaluation forward pass: training-only heads are not counted."""
+        skipped = self.graph.training_only_nodes()
+        return sum(n.macs for p, n in self.nodes.items() if p not in skipped)
 
     def shape(self, path: str) -> Shape:
         """Output shape of a node, a group (its output node) or a spec input, without the batch dimension."""

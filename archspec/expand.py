@@ -309,6 +309,11 @@ def _refs(raw: LocDict, ctx: _Ctx) -> tuple[Ref, ...] | None:
 _REF = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
 
 
+def _plain(value) -> bool:
+    """True for a scalar without an expression: the common case, kept off the slow path."""
+    return isinstance(value, (int, float)) or (isinstance(value, str) and "${" not in value)
+
+
 def _op(raw: LocDict, ctx: _Ctx, name, refs) -> TOp:
     op_name = ctx.ev(raw["op"], _loc(raw, "op"))
     if op_name not in OPS:
@@ -322,7 +327,7 @@ def _op(raw: LocDict, ctx: _Ctx, name, refs) -> TOp:
                 raw.key_loc(key),
                 "an entry is one of: an op, a block call, a group (nodes) or a repeat",
             )
-    fields = {k: ctx.ev(v, _loc(raw, k)) for k, v in raw.items() if k not in COMMON_KEYS}
+    fields = {k: v if _plain(v) else ctx.ev(v, raw.value_loc(k)) for k, v in raw.items() if k not in COMMON_KEYS}
     model = OPS[op_name]
     try:
         op = model.model_validate(fields)
@@ -511,9 +516,24 @@ class _File(NamedTuple):
     spec: SpecFile
 
 
+_FILES: dict[tuple, _File] = {}  # (path, mtime, size) -> parsed file; specs share bases and libraries
+
+
 def _read(path: Path, referrer: Loc | None) -> _File:
+    try:
+        stat = path.stat()
+        key = (str(path), str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        key = None
+    if key in _FILES:
+        return _FILES[key]
     raw = read_spec_file(path, referrer)
-    return _File(path, raw, _validate_file(raw))
+    parsed = _File(path, raw, _validate_file(raw))
+    if key is not None:
+        if len(_FILES) > 256:
+            _FILES.clear()
+        _FILES[key] = parsed
+    return parsed
 
 
 def _relative(base: _File, target: str) -> Path:
@@ -752,5 +772,7 @@ def expand(source: str | Path, overrides: dict | None = None, *, text: str | Non
         for i, (o, model) in enumerate(zip(raw_out, out_file.spec.outputs)):
             text = o["node"] if isinstance(o, dict) else o
             training = bool(getattr(model, "training_only", False))
+            if isinstance(o, dict) and "when" in o and not _when(o, ctx):
+                continue
             outputs.append(Ref(str(ctx.ev(text, raw_out.item_loc(i))), raw_out.item_loc(i), training))
     return Expanded(name, str(path), params, inputs, outputs, root, state.diags)

@@ -84,15 +84,31 @@ def _check_result(value):
     return value
 
 
+def _bounded(visit):
+    """Results that can grow (arithmetic, calls, comprehensions) are checked against the bounds."""
+
+    @functools.wraps(visit)
+    def checked(self, node):
+        return _check_result(visit(self, node))
+
+    return checked
+
+
+_DISPATCH: dict = {}
+
+
 class _Eval:
     def __init__(self, names: dict):
         self.names = names
 
     def __call__(self, node):
-        method = getattr(self, "visit_" + type(node).__name__, None)
+        method = _DISPATCH.get(type(node))
         if method is None:
-            raise ExprError(f"{_describe(node)} is not allowed in a spec expression")
-        return _check_result(method(node))
+            method = getattr(_Eval, "visit_" + type(node).__name__, None)
+            if method is None:
+                raise ExprError(f"{_describe(node)} is not allowed in a spec expression")
+            _DISPATCH[type(node)] = method
+        return method(self, node)
 
     def visit_Expression(self, node):
         return self(node.body)
@@ -129,6 +145,7 @@ class _Eval:
             return +value
         raise ExprError("bitwise operators are not allowed")
 
+    @_bounded
     def visit_BinOp(self, node):
         fn = _BINOPS.get(type(node.op))
         if fn is None:
@@ -191,6 +208,7 @@ class _Eval:
     def _slice(self, s):
         return slice(*(self(p) if p is not None else None for p in (s.lower, s.upper, s.step)))
 
+    @_bounded
     def visit_ListComp(self, node):
         """`[expr for name in iterable if cond]`: one generator, plain names as targets."""
         if len(node.generators) != 1 or node.generators[0].is_async:
@@ -217,6 +235,7 @@ class _Eval:
             self.names.update(saved)
         return out
 
+    @_bounded
     def visit_Call(self, node):
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
             name = node.func.id if isinstance(node.func, ast.Name) else _describe(node.func)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 from .errors import Diagnostic, Loc, did_you_mean
 from .expand import Expanded, Ref, TGroup, TNode, TOp
@@ -52,11 +51,14 @@ class Graph:
 
     def training_only_nodes(self) -> frozenset[str]:
         """Nodes computed only for training-only outputs: skipped in evaluation."""
-        needed: set[str] = set(self.eval_outputs)
+        return self._ancestors(self.training_outputs) - self._ancestors(self.eval_outputs)
+
+    def _ancestors(self, outputs) -> frozenset[str]:
+        needed: set[str] = set(outputs)
         for node in reversed(self.nodes):
             if node.path in needed:
                 needed.update(node.inputs)
-        return frozenset(n.path for n in self.nodes if n.path not in needed)
+        return frozenset(needed & {n.path for n in self.nodes})
 
     def node(self, path: str) -> Node:
         return self._index[path]
@@ -316,11 +318,11 @@ def build_graph(tree: Expanded) -> tuple[Graph, list[Diagnostic]]:
     graph = Graph(
         tree.name,
         tree.file,
-        MappingProxyType({k: v[0] for k, v in tree.inputs.items()}),
+        {k: v[0] for k, v in tree.inputs.items()},
         tuple(nodes),
         tuple(outputs),
         tuple(b.groups),
-        MappingProxyType(dict(tree.params)),
+        dict(tree.params),
         frozenset(training),
     )
     return graph, b.diags

@@ -53,7 +53,7 @@ def register(cls):
 class Op(BaseModel):
     """Base of every op. `arity` is the exact input count, or None for 'two or more'."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     arity: ClassVar[int | None] = 1
 
     @property

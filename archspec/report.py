@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 from .api import Network, Result
 from .errors import Diagnostic
 from .ops import fmt
+
+
+class NetworkSummary(NamedTuple):
+    """The figures `check` prints of a valid network (what a worker process sends back)."""
+
+    name: str
+    total_params: int
+    total_macs: int
 
 
 def human(n: int) -> str:

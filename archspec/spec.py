@@ -105,6 +105,7 @@ class Check(_Model):
 class Output(_Model):
     node: str = Field(description="reference of the output node")
     training_only: bool = Field(False, description="computed and returned only in training (auxiliary heads)")
+    when: Any = Field(True, description="include this output only when true, e.g. ${aux_logits}")
 
 
 class BlockDef(_Model):

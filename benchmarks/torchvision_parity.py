@@ -17,7 +17,36 @@ import torchvision
 import archspec
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
-DEFAULT = ["resnet18", "resnet50", "densenet121"]
+DEFAULT = [
+    "alexnet",
+    "vgg11",
+    "vgg13",
+    "vgg16",
+    "vgg19",
+    "vgg11_bn",
+    "vgg13_bn",
+    "vgg16_bn",
+    "vgg19_bn",
+    "googlenet",
+    "googlenet_aux",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "resnext50_32x4d",
+    "resnext101_32x8d",
+    "wide_resnet50_2",
+    "densenet121",
+    "densenet161",
+    "densenet169",
+    "densenet201",
+]
+# reference name -> (spec file, overrides, torchvision constructor kwargs)
+VARIANTS = {
+    "googlenet": ("googlenet", {}, {"aux_logits": False, "init_weights": True}),
+    "googlenet_aux": ("googlenet", {"aux_logits": True}, {"aux_logits": True, "init_weights": True}),
+}
 
 
 def randomise_bn(model: torch.nn.Module) -> None:
@@ -32,9 +61,10 @@ def randomise_bn(model: torch.nn.Module) -> None:
 
 def compare(name: str, size: int = 224) -> float:
     torch.manual_seed(0)
-    reference = getattr(torchvision.models, name)(weights=None).eval()
+    spec, overrides, kwargs = VARIANTS.get(name, (name, {}, {}))
+    reference = getattr(torchvision.models, spec)(weights=None, **kwargs).eval()
     randomise_bn(reference)
-    ours = archspec.build(SPECS / f"{name}.yaml", backend="torch").eval()
+    ours = archspec.build(SPECS / f"{spec}.yaml", backend="torch", **overrides).eval()
     ours.load_state_dict(reference.state_dict(), strict=True)
     x = torch.randn(2, 3, size, size)
     with torch.no_grad():

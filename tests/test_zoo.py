@@ -7,7 +7,39 @@ import archspec
 
 ZOO = sorted(p for p in SPECS.rglob("*.yaml"))
 NETWORKS = [p for p in ZOO if archspec.analyze(p).network is not None]
-TORCHVISION = ["resnet18", "resnet50", "densenet121"]
+# reference name -> (spec, overrides): every spec with a torchvision counterpart
+TORCHVISION = {
+    name: (name, {})
+    for name in [
+        "alexnet",
+        "vgg11",
+        "vgg13",
+        "vgg16",
+        "vgg19",
+        "vgg11_bn",
+        "vgg13_bn",
+        "vgg16_bn",
+        "vgg19_bn",
+        "googlenet",
+        "resnet18",
+        "resnet34",
+        "resnet50",
+        "resnet101",
+        "resnet152",
+        "resnext50_32x4d",
+        "resnext101_32x8d",
+        "wide_resnet50_2",
+        "densenet121",
+        "densenet161",
+        "densenet169",
+        "densenet201",
+    ]
+}
+TORCHVISION["googlenet_aux"] = ("googlenet", {"aux_logits": True})
+
+
+def test_every_reference_model_has_a_spec(torchvision_reference):
+    assert set(TORCHVISION) == set(torchvision_reference)
 
 
 @pytest.mark.parametrize("path", ZOO, ids=lambda p: str(p.relative_to(SPECS)))
@@ -19,18 +51,20 @@ def test_zoo_spec_checks_clean(path):
 
 @pytest.mark.parametrize("name", TORCHVISION)
 def test_matches_torchvision_counts(name, torchvision_reference):
-    net = archspec.load(SPECS / f"{name}.yaml")
+    spec, overrides = TORCHVISION[name]
+    net = archspec.load(SPECS / f"{spec}.yaml", **overrides)
     ref = torchvision_reference[name]
     assert net.total_params == ref["params"]
     assert abs(net.total_macs - ref["macs"]) <= 0.005 * ref["macs"]
-    assert net.output_shapes == {net.graph.outputs[0]: (1000,)}
+    assert net.output_shapes[net.graph.outputs[0]] == (1000,)
 
 
 @pytest.mark.parametrize("name", TORCHVISION)
 def test_node_paths_are_torchvision_module_paths(name, torchvision_reference):
     """Parameterized nodes, in order, are exactly the modules owning torchvision's state_dict keys,
     and their parameter counts add up module by module."""
-    net = archspec.load(SPECS / f"{name}.yaml")
+    spec, overrides = TORCHVISION[name]
+    net = archspec.load(SPECS / f"{spec}.yaml", **overrides)
     keys = torchvision_reference[name]["state_dict"]
     modules: dict[str, int] = {}
     for key, shape in keys:
@@ -81,3 +115,10 @@ def test_overrides_reach_the_zoo():
     net = archspec.load(SPECS / "resnet50.yaml", num_classes=10)
     assert net.output_shapes == {"fc": (10,)}
     assert net.total_params == 25_557_032 - 2048 * 990 - 990
+
+
+def test_googlenet_aux_heads_are_training_only():
+    net = archspec.load(SPECS / "googlenet.yaml", aux_logits=True)
+    assert net.graph.outputs == ("fc", "aux2.fc2", "aux1.fc2")
+    assert net.graph.training_outputs == {"aux2.fc2", "aux1.fc2"}
+    assert archspec.load(SPECS / "googlenet.yaml").graph.outputs == ("fc",)
