@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import linecache
 
-from .lower import class_name, emit
+from archspec.codegen import class_name
+
+from .lower import emit
 
 
 class TorchBackend:

@@ -8,12 +8,9 @@ reused by the node that consumes it last, so intermediates are freed as in hand-
 
 from __future__ import annotations
 
-import builtins
-import keyword
-import re
-
 from archspec import __version__
 from archspec.api import Network
+from archspec.codegen import Tree, access, class_name, forward_body, module_tree
 from archspec.ops import fmt
 
 from .emit import CALLS, HELPERS, MODULES
@@ -52,39 +49,7 @@ INITS = {
     "zeros": "nn.init.zeros_({})",
 }
 TORCH_CLASS = {"conv2d": "nn.Conv2d", "linear": "nn.Linear"}
-_RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"self", "torch", "nn", "Block", "StochasticDepth"}
-
-
-def class_name(name: str) -> str:
-    words = [w for w in re.split(r"[^0-9A-Za-z]+", name) if w]
-    out = "".join(w[:1].upper() + w[1:] for w in words) or "Model"
-    return out if out[0].isalpha() else "Net" + out
-
-
-class _Namespace:
-    """Variable names for forward: valid, unique, never shadowing a builtin or the module's names."""
-
-    def __init__(self, taken=()):
-        self.used = set(_RESERVED) | set(taken)
-
-    def create(self, candidate: str) -> str:
-        base = re.sub(r"\W", "_", candidate) or "v"
-        if base[0].isdigit():
-            base = "v" + base
-        name, n = base, 1
-        while name in self.used:
-            name, n = f"{base}_{n}", n + 1
-        self.used.add(name)
-        return name
-
-
-class _Tree:
-    def __init__(self):
-        self.children: dict[str, _Tree | str] = {}
-
-    @property
-    def sequential(self) -> bool:
-        return list(self.children) == [str(i) for i in range(len(self.children))] and bool(self.children)
+_TAKEN = {"torch", "nn", "Block", "StochasticDepth"}  # names the generated file defines
 
 
 # Ops whose backward does not need their own output, so a consumer may overwrite it in place.
@@ -116,23 +81,19 @@ def in_place(net: Network) -> set[str]:
     return out
 
 
-def _module_tree(net: Network, inplace: set[str]) -> _Tree:
-    root = _Tree()
-    for node in net.graph.nodes:
-        ctor = MODULES[node.op.name](node.op, _in_shape(net, node))
-        if node.path in inplace and ctor == "nn.ReLU()":
-            ctor = "nn.ReLU(inplace=True)"
+def _constructor(net: Network, inplace: set[str]):
+    def ctor(node) -> str | None:
+        source = MODULES[node.op.name](node.op, _in_shape(net, node))
+        if source is None:
+            return None
+        if node.path in inplace and source == "nn.ReLU()":
+            source = "nn.ReLU(inplace=True)"
         if _reinitialised(node.op):  # reset_parameters() sets every parameter: skip the default init
-            cls, _, args = ctor.partition("(")
-            ctor = f"nn.utils.skip_init({cls}, {args}"
-        if ctor is None:
-            continue
-        *parents, leaf = node.path.split(".")
-        tree = root
-        for part in parents:
-            tree = tree.children.setdefault(part, _Tree())  # type: ignore[assignment]
-        tree.children[leaf] = ctor
-    return root
+            cls, _, args = source.partition("(")
+            source = f"nn.utils.skip_init({cls}, {args}"
+        return source
+
+    return ctor
 
 
 def _reinitialised(op) -> bool:
@@ -143,7 +104,7 @@ def _in_shape(net: Network, node) -> tuple:
     return net.shape(node.inputs[0]) if node.inputs else ()
 
 
-def _render(value, indent: int) -> str:
+def _render(value: Tree | str, indent: int) -> str:
     if isinstance(value, str):
         return value
     pad, inner = " " * indent, " " * (indent + 4)
@@ -156,13 +117,6 @@ def _render(value, indent: int) -> str:
         items = [f"{inner}{k!r}: {_render(v, indent + 4)}," for k, v in value.children.items()]
         return "Block(\n" + f"{inner}**{{\n" + "\n".join("    " + i for i in items) + f"\n{inner}}}\n{pad})"
     return "Block(\n" + "\n".join(items) + f"\n{pad})" if items else "Block()"
-
-
-def _access(path: str) -> str:
-    out = "self"
-    for part in path.split("."):
-        out += f"[{part}]" if part.isdigit() else f".{part}"
-    return out
 
 
 def _init_lines(net: Network) -> list[str]:
@@ -184,55 +138,23 @@ def _init_lines(net: Network) -> list[str]:
             continue
         for n in nodes:
             if n.op.init != "default":
-                lines.append(INITS[n.op.init].format(_access(n.path) + ".weight"))
+                lines.append(INITS[n.op.init].format(access(n.path) + ".weight"))
             if n.op.bias and n.op.bias_init != "default":
-                lines.append(f"nn.init.zeros_({_access(n.path)}.bias)")
+                lines.append(f"nn.init.zeros_({access(n.path)}.bias)")
     for node in net.graph.nodes:
         if node.op.name == "batchnorm2d" and node.op.affine and node.op.init == "zeros":
-            lines.append(f"nn.init.zeros_({_access(node.path)}.weight)")
+            lines.append(f"nn.init.zeros_({access(node.path)}.weight)")
     return lines
 
 
-def _forward(net: Network, inplace: set[str]) -> tuple[list[str], list[str]]:
-    graph = net.graph
-    ns = _Namespace()
-    args = [ns.create(name) for name in graph.inputs]
-    var = dict(zip(graph.inputs, args))
-    last_use: dict[str, int] = {}
-    for i, node in enumerate(graph.nodes):
-        for p in node.inputs:
-            last_use[p] = i
-    for out in graph.outputs:
-        last_use[out] = len(graph.nodes)
-    lines = []
-    aux = graph.training_only_nodes()
-    for i, node in enumerate(graph.nodes):
-        ins = [var[p] for p in node.inputs]
-        expr = CALLS[node.op.name](node.op, _access(node.path), ins)
-        first = node.inputs[0] if node.inputs else None
-        if first is not None and last_use.get(first) == i:
-            target = var[first]  # the input dies here: reuse its variable
-        else:
-            # a new value is named after the group it starts in: layer2_0, layer2_0_downsample
-            parent, _, leaf = node.path.rpartition(".")
-            target = ns.create(parent.replace(".", "_") if parent else leaf)
-        var[node.path] = target
-        if node.path in inplace and node.op.name == "add" and target == ins[0]:
-            expr = expr.replace(f"{target} + ", f"{target} += ", 1)  # out += identity
-        where = f"{node.loc.file}:{node.loc.line}"
-        statement = expr if " += " in expr else f"{target} = {expr}"
-        line = f"{statement}  # {node.path} {fmt(net.nodes[node.path].shape)} {where}"
-        if node.path in aux:  # auxiliary heads run only in training
-            if not lines or not lines[-1].startswith("    "):
-                lines.append("if self.training:")
-            line = "    " + line
-        lines.append(line)
-    returned = [var[o] for o in graph.outputs]
-    if graph.training_outputs:
-        lines += ["if self.training:", f"    return {', '.join(returned)}"]
-        returned = [var[o] for o in graph.eval_outputs]
-    lines.append(f"return {', '.join(returned)}")
-    return args, lines
+def _call(inplace: set[str]):
+    def call(node, args: list[str]) -> str:
+        expr = CALLS[node.op.name](node.op, access(node.path), args)
+        if node.path in inplace and node.op.name == "add":
+            expr = expr.replace(" + ", " += ", 1)  # out += identity
+        return expr
+
+    return call
 
 
 def emit(net: Network) -> str:
@@ -271,10 +193,10 @@ def emit(net: Network) -> str:
     used = {n.op.name for n in graph.nodes}
     parts += [HELPERS[op] for op in sorted(used) if op in HELPERS]
     inplace = in_place(net)
-    tree = _module_tree(net, inplace)
-    if any(isinstance(v, _Tree) and not v.sequential for v in _walk(tree)):
+    tree = module_tree(net, _constructor(net, inplace))
+    if any(not t.sequential for t in tree.walk()):
         parts.append(BLOCK)
-    args, body = _forward(net, inplace)
+    args, body = forward_body(net, _call(inplace), fmt, "self.training", taken=_TAKEN)
     init = _init_lines(net)
     out = [
         f"\n\nclass {cls}(nn.Module):",
@@ -300,10 +222,3 @@ def emit(net: Network) -> str:
     out += ["", f"    def forward(self, {sig}) -> {ret}:"]
     out += [f"        {line}" for line in body]
     return "".join(parts) + "\n".join(out) + "\n"
-
-
-def _walk(tree: _Tree):
-    for v in tree.children.values():
-        if isinstance(v, _Tree):
-            yield v
-            yield from _walk(v)

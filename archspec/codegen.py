@@ -1,0 +1,129 @@
+"""Framework-neutral pieces of source generation, shared by every backend.
+
+A backend supplies, per op, a constructor expression (or None) and a call expression;
+this module names things, builds the container tree whose attribute paths are node paths,
+and writes the forward body: one statement per node, a variable reused by the node that
+consumes its value last, training-only nodes under a guard, outputs in declared order.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import re
+from collections.abc import Callable
+
+from .api import Network
+from .graph import Node
+
+
+def class_name(name: str) -> str:
+    words = [w for w in re.split(r"[^0-9A-Za-z]+", name) if w]
+    out = "".join(w[:1].upper() + w[1:] for w in words) or "Model"
+    return out if out[0].isalpha() else "Net" + out
+
+
+class Namespace:
+    """Variable names: valid, unique, never shadowing a builtin or a name the file defines."""
+
+    def __init__(self, taken=()):
+        self.used = set(keyword.kwlist) | set(dir(builtins)) | {"self"} | set(taken)
+
+    def create(self, candidate: str) -> str:
+        base = re.sub(r"\W", "_", candidate) or "v"
+        if base[0].isdigit():
+            base = "v" + base
+        name, n = base, 1
+        while name in self.used:
+            name, n = f"{base}_{n}", n + 1
+        self.used.add(name)
+        return name
+
+
+class Tree:
+    """Containers of layers: leaves are constructor source, inner nodes are groups."""
+
+    def __init__(self):
+        self.children: dict[str, Tree | str] = {}
+
+    @property
+    def sequential(self) -> bool:
+        return bool(self.children) and list(self.children) == [str(i) for i in range(len(self.children))]
+
+    def walk(self):
+        for v in self.children.values():
+            if isinstance(v, Tree):
+                yield v
+                yield from v.walk()
+
+
+def module_tree(net: Network, ctor: Callable[[Node], str | None]) -> Tree:
+    root = Tree()
+    for node in net.graph.nodes:
+        source = ctor(node)
+        if source is None:
+            continue
+        *parents, leaf = node.path.split(".")
+        tree = root
+        for part in parents:
+            tree = tree.children.setdefault(part, Tree())  # type: ignore[assignment]
+        tree.children[leaf] = source
+    return root
+
+
+def access(path: str) -> str:
+    """`layer1.0.conv1` -> `self.layer1[0].conv1`."""
+    out = "self"
+    for part in path.split("."):
+        out += f"[{part}]" if part.isdigit() else f".{part}"
+    return out
+
+
+def forward_body(
+    net: Network,
+    call: Callable[[Node, list[str]], str],
+    shape: Callable[[tuple], str],
+    training: str,
+    taken=(),
+) -> tuple[list[str], list[str]]:
+    """Arguments and statements of the forward function.
+
+    `call(node, args)` gives a node's expression (an `x += y` statement for in-place adds);
+    `training` is the backend's test for training mode, guarding auxiliary heads.
+    """
+    graph = net.graph
+    ns = Namespace(taken)
+    args = [ns.create(name) for name in graph.inputs]
+    var = dict(zip(graph.inputs, args))
+    last_use: dict[str, int] = {}
+    for i, node in enumerate(graph.nodes):
+        for p in node.inputs:
+            last_use[p] = i
+    for out in graph.outputs:
+        last_use[out] = len(graph.nodes)
+    aux = graph.training_only_nodes()
+    lines: list[str] = []
+    for i, node in enumerate(graph.nodes):
+        ins = [var[p] for p in node.inputs]
+        first = node.inputs[0] if node.inputs else None
+        if first is not None and last_use.get(first) == i:
+            target = var[first]  # the input dies here: reuse its variable
+        else:
+            # a new value is named after the group it starts in: layer2_0, layer2_0_downsample
+            parent, _, leaf = node.path.rpartition(".")
+            target = ns.create(parent.replace(".", "_") if parent else leaf)
+        var[node.path] = target
+        expr = call(node, ins)
+        statement = expr if expr.startswith(f"{target} += ") else f"{target} = {expr}"
+        line = f"{statement}  # {node.path} {shape(net.nodes[node.path].shape)} {node.loc.file}:{node.loc.line}"
+        if node.path in aux:  # auxiliary heads run only in training
+            if not lines or not lines[-1].startswith("    "):
+                lines.append(f"if {training}:")
+            line = "    " + line
+        lines.append(line)
+    returned = [var[o] for o in graph.outputs]
+    if graph.training_outputs:
+        lines += [f"if {training}:", f"    return {', '.join(returned)}"]
+        returned = [var[o] for o in graph.eval_outputs]
+    lines.append(f"return {', '.join(returned)}")
+    return args, lines
