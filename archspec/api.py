@@ -172,3 +172,31 @@ def build(spec: str | Path | Network, backend: str = "torch", seed: int = 0, **o
     impl = backends.get(backend)
     network = _network(spec, overrides)
     return impl.build(network, impl.emit(network), seed)
+
+
+class TransferError(ValueError):
+    """`archspec.transfer` refused: the modules do not come from the same spec, or a shape differs."""
+
+
+def transfer(src, dst):
+    """Copy every parameter and buffer of `src` into `dst`, converting layouts between backends.
+
+    Both modules must come from `archspec.build` of the same spec (same structure and sizes),
+    in either direction (torch -> flax, flax -> torch, or within one backend). Returns `dst`.
+    """
+    from . import backends
+
+    for name, module in (("src", src), ("dst", dst)):
+        if not hasattr(module, "archspec_fingerprint"):
+            raise TransferError(f"{name} was not built by archspec.build; build both modules from the spec")
+    if src.archspec_fingerprint != dst.archspec_fingerprint:
+        raise TransferError(
+            "src and dst come from different specs (or different parameters): their structures differ; "
+            "build both from the same spec with the same overrides"
+        )
+    state = backends.get(src.archspec_backend).export_state(src)
+    try:
+        backends.get(dst.archspec_backend).import_state(dst, state)
+    except ValueError as exc:
+        raise TransferError(str(exc)) from None
+    return dst

@@ -21,6 +21,10 @@ class Backend(Protocol):
 
     def build(self, network: Any, source: str, seed: int) -> Any: ...
 
+    def export_state(self, module: Any) -> dict: ...  # canonical (PyTorch) keys and layouts
+
+    def import_state(self, module: Any, state: dict) -> None: ...
+
 
 class UnknownBackend(LookupError):
     pass

@@ -127,3 +127,14 @@ def forward_body(
         returned = [var[o] for o in graph.eval_outputs]
     lines.append(f"return {', '.join(returned)}")
     return args, lines
+
+
+def fingerprint(net: Network) -> str:
+    """Identity of a network's structure: two modules with equal fingerprints have the same
+    parameters under the same paths, so weights can move between them."""
+    import hashlib
+
+    graph = net.graph
+    parts = [repr(sorted(graph.inputs.items())), repr(graph.outputs)]
+    parts += [f"{n.path}|{n.op.model_dump_json()}|{','.join(n.inputs)}" for n in graph.nodes]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]

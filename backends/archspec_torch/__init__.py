@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import linecache
 
-from archspec.codegen import class_name
+from archspec.codegen import class_name, fingerprint
 
 from .lower import emit
 
@@ -29,7 +29,19 @@ class TorchBackend:
         torch.manual_seed(seed)
         module = namespace[class_name(network.graph.name)]()
         module.archspec_source = source
+        module.archspec_backend = self.name
+        module.archspec_fingerprint = fingerprint(network)
         return module
+
+    def export_state(self, module):
+        from .transfer import export_state
+
+        return export_state(module)
+
+    def import_state(self, module, state) -> None:
+        from .transfer import import_state
+
+        import_state(module, state)
 
 
 backend = TorchBackend()

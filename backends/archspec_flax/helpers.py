@@ -1,0 +1,145 @@
+"""Source of the helpers a generated Flax file defines, each only when an op needs it."""
+
+INIT_CONSTANTS = {
+    "KAIMING_NORMAL_FAN_OUT": 'KAIMING_NORMAL_FAN_OUT = nnx.initializers.variance_scaling(2.0, "fan_out", "normal")',
+    "KAIMING_NORMAL_FAN_IN": 'KAIMING_NORMAL_FAN_IN = nnx.initializers.variance_scaling(2.0, "fan_in", "normal")',
+    "NORMAL_001": "NORMAL_001 = nnx.initializers.normal(0.01)",
+    "XAVIER_UNIFORM": "XAVIER_UNIFORM = nnx.initializers.xavier_uniform()",
+    # PyTorch's default: kaiming_uniform(a=sqrt(5)), i.e. U(+-1/sqrt(fan_in))
+    "TORCH_DEFAULT_KERNEL": 'TORCH_DEFAULT_KERNEL = nnx.initializers.variance_scaling(1 / 3, "fan_in", "uniform")',
+}
+
+TORCH_DEFAULT_BIAS = '''
+
+def torch_default_bias(fan_in: int):
+    """PyTorch's default bias initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    bound = 1 / fan_in**0.5
+
+    def init(key, shape, dtype=jnp.float32):
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+    return init
+'''
+
+HELPERS = {
+    "max_pool2d": '''
+
+def max_pool2d(x: jax.Array, kernel, stride, pads, dilation=(1, 1)) -> jax.Array:
+    """PyTorch's MaxPool2d on NHWC: explicit (lo, hi) -inf padding; ceil_mode is extra hi padding."""
+    init = jnp.array(-jnp.inf, x.dtype)
+    window, strides = (1, *kernel, 1), (1, *stride, 1)
+    return jax.lax.reduce_window(x, init, jax.lax.max, window, strides, ((0, 0), *pads, (0, 0)), None,
+                                 (1, *dilation, 1))
+''',
+    "avg_pool2d": '''
+
+def avg_pool2d(x: jax.Array, kernel, stride, pads, padding, count_include_pad: bool) -> jax.Array:
+    """PyTorch's AvgPool2d on NHWC. `pads` include ceil_mode's extra hi padding, which the divisor
+    never counts; the regular `padding` counts when count_include_pad is true."""
+    zero = jnp.array(0, x.dtype)
+    window, strides = (1, *kernel, 1), (1, *stride, 1)
+    full = ((0, 0), *pads, (0, 0))
+    total = jax.lax.reduce_window(x, zero, jax.lax.add, window, strides, full)
+    ones = jnp.ones((1, *x.shape[1:3], 1), x.dtype)
+    if count_include_pad:
+        grow = ((0, 0), (padding[0], padding[0]), (padding[1], padding[1]), (0, 0))
+        ones = jnp.pad(ones, grow, constant_values=1)
+        full = ((0, 0), *((lo - p, hi - p) for (lo, hi), p in zip(pads, padding)), (0, 0))
+    count = jax.lax.reduce_window(ones, zero, jax.lax.add, window, strides, full)
+    return total / count
+''',
+    "adaptive_avg_pool2d": '''
+
+def adaptive_avg_pool2d(x: jax.Array, size) -> jax.Array:
+    """PyTorch's AdaptiveAvgPool2d on NHWC: bin i spans floor(i * H / out) to ceil((i + 1) * H / out)."""
+    h, w = x.shape[1:3]
+    if (h, w) == tuple(size):
+        return x
+    if tuple(size) == (1, 1):
+        return x.mean((1, 2), keepdims=True)
+    rows = [x[:, (i * h) // size[0] : -(-((i + 1) * h) // size[0])] for i in range(size[0])]
+    bins = [[r[:, :, (j * w) // size[1] : -(-((j + 1) * w) // size[1])].mean((1, 2)) for j in range(size[1])]
+            for r in rows]
+    return jnp.stack([jnp.stack(row, axis=1) for row in bins], axis=1)
+''',
+    "local_response_norm": '''
+
+def local_response_norm(x: jax.Array, size: int, alpha: float, beta: float, k: float) -> jax.Array:
+    """PyTorch's LocalResponseNorm over channels (last axis): x / (k + alpha / size * sum x^2) ** beta,
+    the sum over `size` neighbours, zero-padded size // 2 before and (size - 1) // 2 after."""
+    sq = jnp.pad(x * x, ((0, 0), (0, 0), (0, 0), (size // 2, (size - 1) // 2)))
+    total = jax.lax.reduce_window(sq, jnp.array(0, x.dtype), jax.lax.add, (1, 1, 1, size), (1, 1, 1, 1), "VALID")
+    return x / (k + alpha / size * total) ** beta
+''',
+    "zero_pad2d": '''
+
+def zero_pad2d(x: jax.Array, padding) -> jax.Array:
+    """PyTorch's ZeroPad2d on NHWC: (left, right, top, bottom); negative values crop."""
+    left, right, top, bottom = padding
+    config = ((0, 0, 0), (top, bottom, 0), (left, right, 0), (0, 0, 0))
+    return jax.lax.pad(x, jnp.array(0, x.dtype), config)
+''',
+    "BatchNorm2d": '''
+
+class BatchNorm2d(nnx.Module):
+    """Batch norm over the channel (last) axis with PyTorch's conventions: running statistics move
+    by `momentum` toward the batch's, the running variance takes the unbiased batch variance, and
+    batches are counted, so statistics and weights transfer both ways unchanged."""
+
+    def __init__(self, num_features: int, *, momentum: float = 0.1, epsilon: float = 1e-5, affine: bool = True,
+                 zero_scale: bool = False) -> None:
+        self.momentum, self.epsilon = momentum, epsilon
+        self.scale = nnx.Param(jnp.full(num_features, 0.0 if zero_scale else 1.0)) if affine else None
+        self.bias = nnx.Param(jnp.zeros(num_features)) if affine else None
+        self.mean = nnx.BatchStat(jnp.zeros(num_features))
+        self.var = nnx.BatchStat(jnp.ones(num_features))
+        self.num_batches_tracked = nnx.BatchStat(jnp.zeros((), jnp.int32))
+        self.use_running_average = False
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if self.use_running_average:
+            mean, var = self.mean.value, self.var.value
+        else:
+            mean, var = x.mean((0, 1, 2)), x.var((0, 1, 2))
+            n = x.size // x.shape[-1]
+            m = self.momentum
+            self.mean.value = (1 - m) * self.mean.value + m * mean
+            self.var.value = (1 - m) * self.var.value + m * var * (n / max(n - 1, 1))
+            self.num_batches_tracked.value = self.num_batches_tracked.value + 1
+        y = (x - mean) / jnp.sqrt(var + self.epsilon)
+        if self.scale is not None:
+            y = y * self.scale.value + self.bias.value
+        return y
+''',
+    "StochasticDepth": '''
+
+class StochasticDepth(nnx.Module):
+    """Drops the whole input with probability p in training, per sample (row) or per batch (batch);
+    survivors are scaled by 1 / (1 - p), like torchvision.ops.StochasticDepth."""
+
+    def __init__(self, p: float, mode: str, *, rngs: nnx.Rngs) -> None:
+        self.p, self.mode = p, mode
+        self.rngs = rngs
+        self.deterministic = False
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if self.deterministic or self.p == 0.0:
+            return x
+        shape = (x.shape[0],) + (1,) * (x.ndim - 1) if self.mode == "row" else (1,) * x.ndim
+        keep = jax.random.bernoulli(self.rngs.dropout(), 1.0 - self.p, shape)
+        return x * keep.astype(x.dtype) / (1.0 - self.p)
+''',
+}
+
+BLOCK = '''
+
+class Block(nnx.Module):
+    """A named group of layers (a spec group or block); the forward pass lives in the model."""
+
+    def __init__(self, **layers: nnx.Module) -> None:
+        for name, layer in layers.items():
+            setattr(self, name, layer)
+
+    def __getitem__(self, name: int | str) -> nnx.Module:
+        return getattr(self, str(name))
+'''
