@@ -26,9 +26,9 @@ HELPERS = {
 
 def max_pool2d(x: jax.Array, kernel, stride, pads, dilation=(1, 1)) -> jax.Array:
     """PyTorch's MaxPool2d on NHWC: explicit (lo, hi) -inf padding; ceil_mode is extra hi padding."""
-    init = jnp.array(-jnp.inf, x.dtype)
+    # literal identities (-inf, 0.0) let JAX recognise max/sum pooling, which it can differentiate
     window, strides = (1, *kernel, 1), (1, *stride, 1)
-    return jax.lax.reduce_window(x, init, jax.lax.max, window, strides, ((0, 0), *pads, (0, 0)), None,
+    return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, strides, ((0, 0), *pads, (0, 0)), None,
                                  (1, *dilation, 1))
 ''',
     "avg_pool2d": '''
@@ -36,16 +36,15 @@ def max_pool2d(x: jax.Array, kernel, stride, pads, dilation=(1, 1)) -> jax.Array
 def avg_pool2d(x: jax.Array, kernel, stride, pads, padding, count_include_pad: bool) -> jax.Array:
     """PyTorch's AvgPool2d on NHWC. `pads` include ceil_mode's extra hi padding, which the divisor
     never counts; the regular `padding` counts when count_include_pad is true."""
-    zero = jnp.array(0, x.dtype)
     window, strides = (1, *kernel, 1), (1, *stride, 1)
     full = ((0, 0), *pads, (0, 0))
-    total = jax.lax.reduce_window(x, zero, jax.lax.add, window, strides, full)
+    total = jax.lax.reduce_window(x, 0.0, jax.lax.add, window, strides, full)
     ones = jnp.ones((1, *x.shape[1:3], 1), x.dtype)
     if count_include_pad:
         grow = ((0, 0), (padding[0], padding[0]), (padding[1], padding[1]), (0, 0))
         ones = jnp.pad(ones, grow, constant_values=1)
         full = ((0, 0), *((lo - p, hi - p) for (lo, hi), p in zip(pads, padding)), (0, 0))
-    count = jax.lax.reduce_window(ones, zero, jax.lax.add, window, strides, full)
+    count = jax.lax.reduce_window(ones, 0.0, jax.lax.add, window, strides, full)
     return total / count
 ''',
     "adaptive_avg_pool2d": '''
@@ -68,7 +67,7 @@ def local_response_norm(x: jax.Array, size: int, alpha: float, beta: float, k: f
     """PyTorch's LocalResponseNorm over channels (last axis): x / (k + alpha / size * sum x^2) ** beta,
     the sum over `size` neighbours, zero-padded size // 2 before and (size - 1) // 2 after."""
     sq = jnp.pad(x * x, ((0, 0), (0, 0), (0, 0), (size // 2, (size - 1) // 2)))
-    total = jax.lax.reduce_window(sq, jnp.array(0, x.dtype), jax.lax.add, (1, 1, 1, size), (1, 1, 1, 1), "VALID")
+    total = jax.lax.reduce_window(sq, 0.0, jax.lax.add, (1, 1, 1, size), (1, 1, 1, 1), "VALID")
     return x / (k + alpha / size * total) ** beta
 ''',
     "zero_pad2d": '''
@@ -77,7 +76,7 @@ def zero_pad2d(x: jax.Array, padding) -> jax.Array:
     """PyTorch's ZeroPad2d on NHWC: (left, right, top, bottom); negative values crop."""
     left, right, top, bottom = padding
     config = ((0, 0, 0), (top, bottom, 0), (left, right, 0), (0, 0, 0))
-    return jax.lax.pad(x, jnp.array(0, x.dtype), config)
+    return jax.lax.pad(x, jnp.zeros((), x.dtype), config)
 ''',
     "BatchNorm2d": '''
 
@@ -98,17 +97,17 @@ class BatchNorm2d(nnx.Module):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         if self.use_running_average:
-            mean, var = self.mean.value, self.var.value
+            mean, var = self.mean[...], self.var[...]
         else:
             mean, var = x.mean((0, 1, 2)), x.var((0, 1, 2))
             n = x.size // x.shape[-1]
             m = self.momentum
-            self.mean.value = (1 - m) * self.mean.value + m * mean
-            self.var.value = (1 - m) * self.var.value + m * var * (n / max(n - 1, 1))
-            self.num_batches_tracked.value = self.num_batches_tracked.value + 1
+            self.mean[...] = (1 - m) * self.mean[...] + m * mean
+            self.var[...] = (1 - m) * self.var[...] + m * var * (n / max(n - 1, 1))
+            self.num_batches_tracked[...] = self.num_batches_tracked[...] + 1
         y = (x - mean) / jnp.sqrt(var + self.epsilon)
         if self.scale is not None:
-            y = y * self.scale.value + self.bias.value
+            y = y * self.scale[...] + self.bias[...]
         return y
 ''',
     "StochasticDepth": '''

@@ -48,7 +48,7 @@ def _from_canonical(leaf: str, array: np.ndarray) -> np.ndarray:
 
 
 def export_state(module) -> dict[str, np.ndarray]:
-    return {_key(p): np.asarray(_to_canonical(p[-1], np.asarray(v.value))) for p, v in _variables(module)}
+    return {_key(p): np.array(_to_canonical(p[-1], np.asarray(v.get_value()))) for p, v in _variables(module)}
 
 
 def import_state(module, state: dict[str, np.ndarray]) -> None:
@@ -65,4 +65,4 @@ def import_state(module, state: dict[str, np.ndarray]) -> None:
                 f"'{key}' has shape {tuple(state[key].shape)} in the source but the destination "
                 f"expects {tuple(_to_canonical(path[-1], np.asarray(var.value)).shape)}"
             )
-        var.value = jnp.asarray(value, dtype=var.value.dtype)
+        var.set_value(jnp.array(value, dtype=var.get_value().dtype, copy=True))

@@ -6,7 +6,8 @@ import numpy as np
 
 
 def export_state(module) -> dict[str, np.ndarray]:
-    return {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
+    # copies: a view of a live tensor would let later in-place updates leak into the destination
+    return {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
 
 
 def import_state(module, state: dict[str, np.ndarray]) -> None:

@@ -1,0 +1,216 @@
+"""The Flax backend: standalone NNX source, PyTorch parity both ways, shapes, JAX transforms."""
+
+import ast
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import ROOT, SPECS
+
+import archspec
+
+torch = pytest.importorskip("torch")
+jax = pytest.importorskip("jax")
+nnx = pytest.importorskip("flax.nnx")
+jnp = jax.numpy
+
+ZOO = sorted(p for p in SPECS.glob("*.yaml"))
+SMALL = 64  # input size for specs with a free image_size: CI runs on two CPU cores
+
+
+def small(path):
+    return {"image_size": SMALL} if "image_size" in archspec.load(path).params else {}
+
+
+def randomise_bn(model):
+    g = torch.Generator().manual_seed(1)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
+            m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+            m.bias.data.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+
+
+def inputs_for(net, batch=2, seed=0):
+    rng = np.random.RandomState(seed)
+    return [rng.randn(batch, *shape).astype(np.float32) for shape in net.graph.inputs.values()]
+
+
+def nhwc(x):
+    return jnp.asarray(x.transpose(0, 2, 3, 1)) if x.ndim == 4 else jnp.asarray(x)
+
+
+@nnx.jit
+def _forward(model, *xs):
+    return model(*xs)
+
+
+def run_flax(model, xs):
+    out = _forward(model, *[nhwc(x) for x in xs])
+    return [np.asarray(o) for o in (out if isinstance(out, tuple) else (out,))]
+
+
+def run_torch(model, xs):
+    with torch.no_grad():
+        out = model(*[torch.from_numpy(x) for x in xs])
+    return [o.numpy() for o in (out if isinstance(out, tuple) else (out,))]
+
+
+def assert_close(a, b, rel=1e-5):
+    for x, y in zip(a, b):
+        y = y if y.ndim != 4 else y.transpose(0, 3, 1, 2)
+        assert np.abs(x - y).max() <= rel * np.abs(x).max(), np.abs(x - y).max() / np.abs(x).max()
+
+
+def test_acceptance_resnet50_flax_file(tmp_path, run):
+    target = tmp_path / "resnet50_flax.py"
+    code, _, _ = run("compile", str(SPECS / "resnet50.yaml"), "--backend", "flax", "-o", str(target))
+    assert code == 0
+    source = target.read_text()
+    imports = [n for n in ast.walk(ast.parse(source)) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    names = {a.name for n in imports for a in n.names} | {n.module for n in imports if isinstance(n, ast.ImportFrom)}
+    assert names == {"jax", "jax.numpy", "flax", "nnx"}
+    lint = subprocess.run(["ruff", "check", "--isolated", str(target)], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
+    script = (
+        "import sys, jax, jax.numpy as jnp\nfrom flax import nnx\nimport resnet50_flax\n"
+        "m = resnet50_flax.Resnet50(rngs=nnx.Rngs(0))\nm.eval()\n"
+        "assert not any(k.startswith('archspec') for k in sys.modules)\n"
+        "n = sum(x.size for x in jax.tree_util.tree_leaves(nnx.state(m, nnx.Param)))\n"
+        "y = nnx.jit(lambda m, x: m(x))(m, jnp.ones((1, 224, 224, 3)))\n"
+        "print(n, tuple(y.shape))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert out.stdout.split() == ["25557032", "(1,", "1000)"], out.stderr[-2000:]
+
+
+def test_compile_is_deterministic():
+    assert archspec.compile(SPECS / "googlenet.yaml", backend="flax") == archspec.compile(
+        SPECS / "googlenet.yaml", backend="flax"
+    )
+
+
+@pytest.mark.parametrize("path", ZOO, ids=lambda p: p.stem)
+def test_torch_to_flax_and_back_agree(path):
+    overrides = small(path)
+    net = archspec.load(path, **overrides)
+    xs = inputs_for(net)
+    t = archspec.build(net, backend="torch", seed=0).eval()
+    randomise_bn(t)
+    f = archspec.build(net, backend="flax", seed=1)
+    assert archspec.transfer(t, f) is f
+    f.eval()
+    assert_close(run_torch(t, xs), run_flax(f, xs))
+    # flax -> torch: fresh flax weights into a fresh torch module
+    f2 = archspec.build(net, backend="flax", seed=2)
+    f2.eval()
+    t2 = archspec.transfer(f2, archspec.build(net, backend="torch", seed=3)).eval()
+    assert_close(run_torch(t2, xs), run_flax(f2, xs))
+
+
+def test_train_mode_batch_norm_statistics_match_after_one_step():
+    net = archspec.load(SPECS / "resnet18.yaml", image_size=32)
+    t = archspec.build(net, backend="torch")
+    randomise_bn(t)
+    f = archspec.transfer(t, archspec.build(net, backend="flax"))
+    x = inputs_for(net, batch=4)[0]
+    t.train()(torch.from_numpy(x))
+    f.train()
+    f(nhwc(x))
+    a, b = archspec.backends.get("torch").export_state(t), archspec.backends.get("flax").export_state(f)
+    assert set(a) == set(b)
+    for key in a:
+        if "running" in key:
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-6, err_msg=key)
+        if key.endswith("num_batches_tracked"):
+            assert int(a[key]) == int(b[key]) == 1
+
+
+@pytest.mark.parametrize("path", ZOO, ids=lambda p: p.stem)
+def test_eval_shape_of_every_node_equals_inferred(path):
+    net = archspec.load(path, **small(path))
+    model = archspec.build(net, backend="flax")
+    model.eval()
+    source = model.archspec_source
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    cls = tree.body[-1]
+    call = next(f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__call__")
+    body = []
+    for stmt in call.body:
+        body.append(stmt)
+        if isinstance(stmt, ast.Assign):
+            path_ = lines[stmt.lineno - 1].split("#", 1)[1].split()[0]
+            body.append(ast.parse(f"__record__({path_!r}, {stmt.targets[0].id})").body[0])
+    call.body = body
+    ast.fix_missing_locations(tree)
+    seen = {}
+    namespace = {"__record__": lambda p, v: seen.__setitem__(p, tuple(v.shape[1:]))}
+    exec(compile(tree, "<instrumented>", "exec"), namespace)
+    abstract = [jax.ShapeDtypeStruct((2, *nhwc_shape(s)), jnp.float32) for s in net.graph.inputs.values()]
+    jax.eval_shape(lambda *a: namespace[cls.name].__call__(model, *a), *abstract)
+    assert seen == {p: nhwc_shape(n.shape) for p, n in net.nodes.items()}
+
+
+def nhwc_shape(shape):
+    return (shape[1], shape[2], shape[0]) if len(shape) == 3 else tuple(shape)
+
+
+def test_jitted_optax_training_step_lowers_the_loss():
+    optax = pytest.importorskip("optax")
+    model = archspec.build(SPECS / "resnet18.yaml", backend="flax", image_size=32, num_classes=4)
+    optimizer = nnx.Optimizer(model, optax.adam(1e-3), wrt=nnx.Param)
+    rng = np.random.RandomState(0)
+    x = jnp.asarray(rng.randn(8, 32, 32, 3).astype(np.float32))
+    y = jnp.asarray(rng.randint(0, 4, 8))
+
+    @nnx.jit
+    def step(model, optimizer, x, y):
+        def loss_fn(model):
+            logits = model(x)
+            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+        loss, grads = nnx.value_and_grad(loss_fn)(model)
+        optimizer.update(model, grads)
+        return loss
+
+    losses = [float(step(model, optimizer, x, y)) for _ in range(10)]
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_dropout_and_stochastic_depth_follow_train_and_eval():
+    net = archspec.load("""
+inputs: {x: [64]}
+nodes:
+  - {name: drop, op: dropout, p: 0.5}
+  - {name: sd, op: stochastic_depth, p: 0.5}
+""")
+    model = archspec.build(net, backend="flax")
+    x = jnp.ones((256, 64))
+    model.train()
+    y = np.asarray(model(x))
+    assert (y == 0).mean() > 0.5  # dropout zeroes elements, stochastic depth whole rows
+    assert set(np.unique(y)) <= {0.0, 4.0}
+    model.eval()
+    np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(x))
+
+
+def test_transfer_refuses_other_specs_and_foreign_modules():
+    a = archspec.build(SPECS / "lenet5.yaml", backend="torch")
+    b = archspec.build(SPECS / "lenet5.yaml", backend="flax", num_classes=7)
+    with pytest.raises(archspec.TransferError, match="different specs"):
+        archspec.transfer(a, b)
+    with pytest.raises(archspec.TransferError, match="not built by archspec.build"):
+        archspec.transfer(a, torch.nn.Linear(2, 2))
+
+
+def test_training_only_outputs_in_flax():
+    net = archspec.load(SPECS / "googlenet.yaml", aux_logits=True, image_size=SMALL)
+    model = archspec.build(net, backend="flax")
+    x = jnp.ones((2, SMALL, SMALL, 3))
+    model.train()
+    assert len(model(x)) == 3
+    model.eval()
+    assert model(x).shape == (2, 1000)
