@@ -88,7 +88,7 @@ class BatchNorm2d(nnx.Module):
     def __init__(self, num_features: int, *, momentum: float = 0.1, epsilon: float = 1e-5, affine: bool = True,
                  zero_scale: bool = False) -> None:
         self.momentum, self.epsilon = momentum, epsilon
-        self.scale = nnx.Param(jnp.full(num_features, 0.0 if zero_scale else 1.0)) if affine else None
+        self.scale = nnx.Param(jnp.full(num_features, 0.0 if zero_scale else 1.0, jnp.float32)) if affine else None
         self.bias = nnx.Param(jnp.zeros(num_features)) if affine else None
         self.mean = nnx.BatchStat(jnp.zeros(num_features))
         self.var = nnx.BatchStat(jnp.ones(num_features))
