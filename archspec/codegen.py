@@ -138,3 +138,37 @@ def fingerprint(net: Network) -> str:
     parts = [repr(sorted(graph.inputs.items())), repr(graph.outputs)]
     parts += [f"{n.path}|{n.op.model_dump_json()}|{','.join(n.inputs)}" for n in graph.nodes]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def render(value: Tree | str, indent: int, sequence: tuple[str, str]) -> str:
+    """Constructor source of a container tree: numbered groups use the backend's `sequence`
+    (open, close), named groups a `Block(name=...)`."""
+    if isinstance(value, str):
+        return value
+    pad, inner = " " * indent, " " * (indent + 4)
+    if value.sequential:
+        items = [f"{inner}{render(v, indent + 4, sequence)}," for v in value.children.values()]
+        return f"{sequence[0]}\n" + "\n".join(items) + f"\n{pad}{sequence[1]}"
+    if all(k.isidentifier() for k in value.children):
+        items = [f"{inner}{k}={render(v, indent + 4, sequence)}," for k, v in value.children.items()]
+        return "Block(\n" + "\n".join(items) + f"\n{pad})" if items else "Block()"
+    items = [f"{inner}    {k!r}: {render(v, indent + 8, sequence)}," for k, v in value.children.items()]
+    return "Block(\n" + f"{inner}**{{\n" + "\n".join(items) + f"\n{inner}}}\n{pad})"
+
+
+def instantiate(net: Network, source: str, backend: str, **kwargs):
+    """Execute generated source under a registered file name (tracebacks show its lines) and
+    build its model class; the instance records its source, backend and fingerprint."""
+    import hashlib
+    import linecache
+
+    digest = hashlib.sha1(source.encode()).hexdigest()[:8]
+    filename = f"<archspec-{backend} {net.graph.name} {digest}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict = {"__name__": f"archspec_generated_{net.graph.name}_{backend}"}
+    exec(compile(source, filename, "exec"), namespace)  # our own generated source, never spec text
+    module = namespace[class_name(net.graph.name)](**kwargs)
+    module.archspec_source = source
+    module.archspec_backend = backend
+    module.archspec_fingerprint = fingerprint(net)
+    return module

@@ -69,8 +69,7 @@ def linen_step(path: Path, size: int, batch: int):
         params, stats, opt = state
 
         def loss_fn(params):
-            logits, new = model.apply({"params": params, "batch_stats": stats}, x, train=True,
-                                      mutable=["batch_stats"])
+            logits, new = model.apply({"params": params, "batch_stats": stats}, x, train=True, mutable=["batch_stats"])
             loss = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), y).mean()
             return loss, new["batch_stats"]
 

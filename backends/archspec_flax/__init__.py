@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import linecache
-
-from archspec.codegen import class_name, fingerprint
+from archspec.codegen import instantiate
 
 from .lower import emit
 
@@ -21,16 +18,7 @@ class FlaxBackend:
         """Instantiate the generated class with `nnx.Rngs(seed)`; tracebacks show the generated lines."""
         from flax import nnx
 
-        digest = hashlib.sha1(source.encode()).hexdigest()[:8]
-        filename = f"<archspec-flax {network.graph.name} {digest}>"
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        namespace: dict = {"__name__": f"archspec_generated_{network.graph.name}_flax"}
-        exec(compile(source, filename, "exec"), namespace)  # our own generated source, never spec text
-        module = namespace[class_name(network.graph.name)](rngs=nnx.Rngs(seed))
-        module.archspec_source = source
-        module.archspec_backend = self.name
-        module.archspec_fingerprint = fingerprint(network)
-        return module
+        return instantiate(network, source, self.name, rngs=nnx.Rngs(seed))
 
     def export_state(self, module):
         from .transfer import export_state

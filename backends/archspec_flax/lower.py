@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from archspec import __version__
 from archspec.api import Network
-from archspec.codegen import Tree, access, class_name, forward_body, module_tree
+from archspec.codegen import access, class_name, forward_body, module_tree, render
 
 from .emit import CALLS, HELPER_USES, INITS, MODULES
 from .helpers import BLOCK, HELPERS, INIT_CONSTANTS, TORCH_DEFAULT_BIAS
@@ -31,20 +31,6 @@ def nhwc(shape: tuple) -> str:
 
 def _in_shape(net: Network, node) -> tuple:
     return net.shape(node.inputs[0]) if node.inputs else ()
-
-
-def _render(value: Tree | str, indent: int) -> str:
-    if isinstance(value, str):
-        return value
-    pad, inner = " " * indent, " " * (indent + 4)
-    if value.sequential:
-        items = [f"{inner}{_render(v, indent + 4)}," for v in value.children.values()]
-        return "nnx.List([\n" + "\n".join(items) + f"\n{pad}])"
-    if all(k.isidentifier() for k in value.children):
-        items = [f"{inner}{k}={_render(v, indent + 4)}," for k, v in value.children.items()]
-        return "Block(\n" + "\n".join(items) + f"\n{pad})"
-    items = [f"{inner}    {k!r}: {_render(v, indent + 8)}," for k, v in value.children.items()]
-    return "Block(\n" + f"{inner}**{{\n" + "\n".join(items) + f"\n{inner}}}\n{pad})"
 
 
 def emit(net: Network) -> str:
@@ -93,7 +79,7 @@ def emit(net: Network) -> str:
         "",
         "    def __init__(self, *, rngs: nnx.Rngs) -> None:",
     ]
-    out += [f"        self.{name} = {_render(value, 8)}" for name, value in tree.children.items()]
+    out += [f"        self.{name} = {render(value, 8, ('nnx.List([', '])'))}" for name, value in tree.children.items()]
     if graph.training_outputs:
         out.append("        self.deterministic = False  # set by .train() / .eval(); auxiliary heads run in training")
     if not tree.children and not graph.training_outputs:

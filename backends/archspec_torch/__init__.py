@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import linecache
-
-from archspec.codegen import class_name, fingerprint
+from archspec.codegen import instantiate
 
 from .lower import emit
 
@@ -18,20 +15,11 @@ class TorchBackend:
         return emit(network)
 
     def build(self, network, source: str, seed: int = 0):
-        """Instantiate the generated class; tracebacks show the generated lines."""
+        """Instantiate the generated class after seeding torch; tracebacks show the generated lines."""
         import torch
 
-        digest = hashlib.sha1(source.encode()).hexdigest()[:8]
-        filename = f"<archspec-torch {network.graph.name} {digest}>"
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        namespace: dict = {"__name__": f"archspec_generated_{network.graph.name}"}
-        exec(compile(source, filename, "exec"), namespace)  # our own generated source, never spec text
         torch.manual_seed(seed)
-        module = namespace[class_name(network.graph.name)]()
-        module.archspec_source = source
-        module.archspec_backend = self.name
-        module.archspec_fingerprint = fingerprint(network)
-        return module
+        return instantiate(network, source, self.name)
 
     def export_state(self, module):
         from .transfer import export_state

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from archspec import __version__
 from archspec.api import Network
-from archspec.codegen import Tree, access, class_name, forward_body, module_tree
+from archspec.codegen import access, class_name, forward_body, module_tree, render
 from archspec.ops import fmt
 
 from .emit import CALLS, HELPERS, MODULES
@@ -104,21 +104,6 @@ def _in_shape(net: Network, node) -> tuple:
     return net.shape(node.inputs[0]) if node.inputs else ()
 
 
-def _render(value: Tree | str, indent: int) -> str:
-    if isinstance(value, str):
-        return value
-    pad, inner = " " * indent, " " * (indent + 4)
-    if value.sequential:
-        items = [f"{inner}{_render(v, indent + 4)}," for v in value.children.values()]
-        return "nn.Sequential(\n" + "\n".join(items) + f"\n{pad})"
-    if all(k.isidentifier() for k in value.children):
-        items = [f"{inner}{k}={_render(v, indent + 4)}," for k, v in value.children.items()]
-    else:
-        items = [f"{inner}{k!r}: {_render(v, indent + 4)}," for k, v in value.children.items()]
-        return "Block(\n" + f"{inner}**{{\n" + "\n".join("    " + i for i in items) + f"\n{inner}}}\n{pad})"
-    return "Block(\n" + "\n".join(items) + f"\n{pad})" if items else "Block()"
-
-
 def _init_lines(net: Network) -> list[str]:
     lines: list[str] = []
     by_class: dict[str, list] = {}
@@ -206,7 +191,7 @@ def emit(net: Network) -> str:
         "        super().__init__()",
     ]
     for name, value in tree.children.items():
-        out.append(f"        self.{name} = {_render(value, 8)}")
+        out.append(f"        self.{name} = {render(value, 8, ('nn.Sequential(', ')'))}")
     if init:
         out.append("        self.reset_parameters()")
         out += ["", "    def reset_parameters(self) -> None:"]
