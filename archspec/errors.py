@@ -132,7 +132,8 @@ class Fail(Exception):
         super().__init__(diagnostics[0].message if diagnostics else "")
 
 
-def fail(code: str, message: str, loc: Loc, hint: str | None = None, node: str | None = None):
+def fail(code: str, message: str, loc: Loc, hint: str, node: str | None = None):
+    """Abort with a located diagnostic; every user-facing error says how to fix it."""
     raise Fail(Diagnostic(code, message, loc, node=node, hint=hint))
 
 

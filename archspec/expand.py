@@ -140,7 +140,7 @@ class _Ctx:
             return {k: self.ev(v, loc, names) for k, v in value.items()}
         return value
 
-    def fail(self, code: str, message: str, loc: Loc, hint: str | None = None):
+    def fail(self, code: str, message: str, loc: Loc, hint: str):
         raise Fail(Diagnostic(code, message, loc, hint=hint, trace=self.trace))
 
 
@@ -178,7 +178,12 @@ def expand_list(entries, ctx: _Ctx, loc: Loc) -> tuple[list[TNode], dict[str, Lo
 def _entries(entries, ctx: _Ctx, loc: Loc, disabled: dict) -> list[TNode]:
     """Expand entries without naming them: an inline repeat splices its copies here."""
     if not isinstance(entries, list):
-        ctx.fail("AS006", f"`nodes` must be a list of node entries, not {type(entries).__name__}", loc)
+        ctx.fail(
+            "AS006",
+            f"`nodes` must be a list of node entries, not {type(entries).__name__}",
+            loc,
+            hint="write `nodes:` followed by `- {op: ...}` entries",
+        )
     out: list[TNode] = []
     for i, raw in enumerate(entries):
         where = entries.item_loc(i) if isinstance(entries, LocList) else loc
@@ -214,7 +219,12 @@ def _check_duplicates(nodes: list[TNode], ctx: _Ctx):
 def _entry(raw, ctx: _Ctx, where: Loc, disabled: dict, position: int) -> list[TNode]:
     if not isinstance(raw, dict):
         shown = repr(raw) if len(repr(raw)) < 40 else type(raw).__name__
-        ctx.fail("AS006", f"a node entry must be a mapping such as `{{op: relu}}`, not {shown}", where)
+        ctx.fail(
+            "AS006",
+            f"a node entry must be a mapping such as `{{op: relu}}`, not {shown}",
+            where,
+            hint="each list item is a mapping: `- {name: conv1, op: conv2d, channels: 64, kernel: 3}`",
+        )
     ctx.state.nodes += 1
     if ctx.state.nodes > MAX_NODES:
         ctx.fail(
@@ -262,7 +272,12 @@ def _name(raw: LocDict, ctx: _Ctx) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
-        ctx.fail("AS103", f"name must be a string, not {value!r}", _loc(raw, "name"))
+        ctx.fail(
+            "AS103",
+            f"name must be a string, not {value!r}",
+            _loc(raw, "name"),
+            hint="use an identifier such as `conv1`",
+        )
     problem = identifier_problem(value, positional_ok=True)
     if problem:
         ctx.fail(
@@ -299,7 +314,12 @@ def _refs(raw: LocDict, ctx: _Ctx) -> tuple[Ref, ...] | None:
         if isinstance(item, int) and not isinstance(item, bool):
             item = str(item)
         if not isinstance(item, str) or not _REF.match(item):
-            ctx.fail("AS103", f"`in` must name nodes like `conv1` or `layer1.0`, not {item!r}", loc)
+            ctx.fail(
+                "AS103",
+                f"`in` must name nodes like `conv1` or `layer1.0`, not {item!r}",
+                loc,
+                hint="write `in: conv1`, `in: [bn3, x]` or `in: layer1.0`",
+            )
         refs.append(Ref(item, loc))
     if not refs:
         ctx.fail("AS103", "`in` is an empty list", _loc(raw, "in"), "omit `in` to take the previous node")
@@ -349,7 +369,12 @@ def _output_ref(raw: LocDict, ctx: _Ctx) -> Ref | None:
         return None
     value = ctx.ev(raw["output"], _loc(raw, "output"))
     if not isinstance(value, (str, int)) or isinstance(value, bool):
-        ctx.fail("AS103", f"`output` must name a node, not {value!r}", _loc(raw, "output"))
+        ctx.fail(
+            "AS103",
+            f"`output` must name a node, not {value!r}",
+            _loc(raw, "output"),
+            hint="name one of the group's nodes, e.g. `output: relu3`",
+        )
     return Ref(str(value), _loc(raw, "output"))
 
 
@@ -372,10 +397,20 @@ def _call(raw: LocDict, ctx: _Ctx, name, refs, local: str) -> TGroup:
             "a block cannot contain a call to itself, directly or through other blocks",
         )
     if len(ctx.stack) >= MAX_DEPTH:
-        ctx.fail("AS007", f"blocks nest deeper than {MAX_DEPTH} levels", raw.loc)
+        ctx.fail(
+            "AS007",
+            f"blocks nest deeper than {MAX_DEPTH} levels",
+            raw.loc,
+            hint="flatten the block hierarchy; blocks calling blocks more than 64 deep is almost surely a mistake",
+        )
     args_raw = raw.get("with") or LocDict()
     if not isinstance(args_raw, dict):
-        ctx.fail("AS103", "`with` must be a mapping of block parameters", _loc(raw, "with"))
+        ctx.fail(
+            "AS103",
+            "`with` must be a mapping of block parameters",
+            _loc(raw, "with"),
+            hint="write `with: {planes: 64, stride: 2}`",
+        )
     args = _bind(info, args_raw, ctx, raw.loc)
     sub = ctx.inside(local, vars=args, home=info.home, stack=(*ctx.stack, block_name), trace=(raw.loc, *ctx.trace))
     body = info.raw["nodes"]
@@ -433,7 +468,12 @@ def _repeat(raw: LocDict, ctx: _Ctx, disabled: dict, position: int) -> list[TNod
         return []
     count = ctx.ev(raw["repeat"], _loc(raw, "repeat"))
     if isinstance(count, bool) or not isinstance(count, (int, list)):
-        ctx.fail("AS103", f"`repeat` must be a count or a list, not {count!r}", _loc(raw, "repeat"))
+        ctx.fail(
+            "AS103",
+            f"`repeat` must be a count or a list, not {count!r}",
+            _loc(raw, "repeat"),
+            hint="write `repeat: 3`, `repeat: ${depth}` or `repeat: [64, 128]`",
+        )
     if isinstance(count, int) and count < 0:
         ctx.fail("AS103", f"`repeat` count {count} is negative", _loc(raw, "repeat"), "use 0 or more copies")
     size = count if isinstance(count, int) else len(count)
@@ -449,12 +489,27 @@ def _repeat(raw: LocDict, ctx: _Ctx, disabled: dict, position: int) -> list[TNod
     index = _ident_field(raw, "index", None, ctx)
     inline = ctx.ev(raw.get("inline", False), _loc(raw, "inline"))
     if not isinstance(inline, bool):
-        ctx.fail("AS103", f"`inline` must be true or false, not {inline!r}", _loc(raw, "inline"))
+        ctx.fail(
+            "AS103",
+            f"`inline` must be true or false, not {inline!r}",
+            _loc(raw, "inline"),
+            hint="write `inline: true` or leave it out",
+        )
     if inline and name is not None:
-        ctx.fail("AS102", "an inline repeat has no name: its copies join the enclosing sequence", raw.key_loc("name"))
+        ctx.fail(
+            "AS102",
+            "an inline repeat has no name: its copies join the enclosing sequence",
+            raw.key_loc("name"),
+            hint="remove `name`, or remove `inline` to make a named group of the copies",
+        )
     template = _derive(raw, REPEAT_KEYS + COMMON_KEYS)
     if not template:
-        ctx.fail("AS104", "`repeat` needs something to repeat: `op`, `block` or `nodes`", raw.loc)
+        ctx.fail(
+            "AS104",
+            "`repeat` needs something to repeat: `op`, `block` or `nodes`",
+            raw.loc,
+            hint="add `op:`, `block:` or `nodes:` beside `repeat`",
+        )
     refs = _refs(raw, ctx)
     dissolve = inline and "nodes" in template and not ({"op", "block"} & set(template))
     if dissolve:
@@ -464,6 +519,7 @@ def _repeat(raw: LocDict, ctx: _Ctx, disabled: dict, position: int) -> list[TNod
                 "AS102",
                 "`names` has no effect on an inline repeat of `nodes`: name the members instead",
                 raw.key_loc("names"),
+                hint="to make named groups, repeat a block call (`block:` + `with:`) or drop `inline`",
             )
     children: list[TNode] = []
     group_ctx = ctx if inline else ctx.inside(name if name is not None else str(position))
@@ -496,7 +552,7 @@ def _ident_field(raw: LocDict, key: str, default, ctx: _Ctx):
         return None
     problem = identifier_problem(value) if isinstance(value, str) else f"{value!r} is not a name"
     if problem:
-        ctx.fail("AS105", f"`{key}`: {problem}", _loc(raw, key))
+        ctx.fail("AS105", f"`{key}`: {problem}", _loc(raw, key), hint="use a plain identifier such as `i` or `stage`")
     return value
 
 
@@ -564,7 +620,12 @@ def _table(f: _File, state: _State, stack: tuple[Path, ...] = ()) -> dict[str, B
         loc = imports_raw.item_loc(i) if isinstance(imports_raw, LocList) else f.raw.loc
         path = _relative(f, imp.from_)
         if path.resolve() in stack or (f.path.name and path.resolve() == f.path.resolve()):
-            fail("AS304", f"imports form a cycle through {path}", loc)
+            fail(
+                "AS304",
+                f"imports form a cycle through {path}",
+                loc,
+                hint="a library cannot import a file that imports it back; move the shared blocks into a third file",
+            )
         lib = _read(path, loc)
         theirs = _table(lib, state, (*stack, key))
         wanted = imp.blocks if imp.blocks is not None else list(theirs)
@@ -581,7 +642,12 @@ def _table(f: _File, state: _State, stack: tuple[Path, ...] = ()) -> dict[str, B
     for name, model in f.spec.blocks.items():
         problem = identifier_problem(name)
         if problem:
-            fail("AS105", f"invalid block name: {problem}", blocks_raw.key_loc(name))
+            fail(
+                "AS105",
+                f"invalid block name: {problem}",
+                blocks_raw.key_loc(name),
+                hint="block names are identifiers such as `bottleneck`",
+            )
         for p in model.params:
             problem = identifier_problem(p)
             if problem:
@@ -589,6 +655,7 @@ def _table(f: _File, state: _State, stack: tuple[Path, ...] = ()) -> dict[str, B
                     "AS105",
                     f"invalid parameter name in block '{name}': {problem}",
                     blocks_raw[name]["params"].key_loc(p),
+                    hint="parameter names are identifiers such as `planes`",
                 )
         table[name] = BlockInfo(name, model, blocks_raw[name], table)  # its body sees this whole table
     state.tables[key] = table
@@ -602,7 +669,12 @@ def _params(chain: list[_File], overrides: dict, state: _State) -> dict:
         for key, value in raw.items():
             problem = identifier_problem(key)
             if problem:
-                fail("AS105", f"invalid parameter name: {problem}", raw.key_loc(key))
+                fail(
+                    "AS105",
+                    f"invalid parameter name: {problem}",
+                    raw.key_loc(key),
+                    hint="parameter names are identifiers such as `num_classes`",
+                )
             declared[key] = (value, raw.value_loc(key))
     for key in overrides:
         if key not in declared:
@@ -631,7 +703,12 @@ def _inputs(chain: list[_File], ctx: _Ctx) -> dict[str, tuple[tuple[int, ...], L
     for name, dims in raw.items():
         problem = identifier_problem(name)
         if problem:
-            fail("AS105", f"invalid input name: {problem}", raw.key_loc(name))
+            fail(
+                "AS105",
+                f"invalid input name: {problem}",
+                raw.key_loc(name),
+                hint="input names are identifiers such as `x` or `image`",
+            )
         shape = ctx.ev(dims, raw.value_loc(name))
         if not shape or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
             fail(
@@ -668,7 +745,12 @@ def _find_in(root: TGroup, path: str, loc: Loc) -> tuple[TGroup, int]:
             return group, index
         nxt = group.children[index]
         if not isinstance(nxt, TGroup):
-            fail("AS303", f"no node '{path}' to edit: '{'.'.join(parts[: depth + 1])}' is an op, not a group", loc)
+            fail(
+                "AS303",
+                f"no node '{path}' to edit: '{'.'.join(parts[: depth + 1])}' is an op, not a group",
+                loc,
+                hint="only groups and block instances have members; edit the op's own path",
+            )
         group = nxt
     raise AssertionError("unreachable")
 
@@ -708,7 +790,14 @@ def _check_library(blocks: dict[str, BlockInfo], state: _State):
         for i, e in enumerate(entries if isinstance(entries, list) else []):
             if not isinstance(e, dict):
                 loc = entries.item_loc(i) if isinstance(entries, LocList) else Loc("<unknown>")
-                state.diags.append(Diagnostic("AS006", "a node entry must be a mapping", loc))
+                state.diags.append(
+                    Diagnostic(
+                        "AS006",
+                        "a node entry must be a mapping",
+                        loc,
+                        hint="each list item is a mapping such as `- {op: relu}`",
+                    )
+                )
                 continue
             op = e.get("op")
             if isinstance(op, str) and not expr.is_expression(op) and op not in OPS:
@@ -737,10 +826,16 @@ def expand(source: str | Path, overrides: dict | None = None, *, text: str | Non
                 "AS304",
                 "a spec with `extends` edits its base with remove/replace/append; it cannot declare `nodes`",
                 f.raw.key_loc("nodes"),
+                hint="remove `nodes:` and express the changes with remove/replace/append",
             )
         if not f.spec.extends and (f.spec.remove or f.spec.replace or f.spec.append):
             key = next(k for k in ("remove", "replace", "append") if f.raw.get(k))
-            fail("AS304", f"`{key}` edits a base spec; add `extends: BASE.yaml`", f.raw.key_loc(key))
+            fail(
+                "AS304",
+                f"`{key}` edits a base spec; add `extends: BASE.yaml`",
+                f.raw.key_loc(key),
+                hint="add `extends: BASE.yaml` naming the spec to edit",
+            )
     blocks: dict[str, BlockInfo] = {}
     for f in chain:
         blocks.update(_table(f, state))
@@ -755,7 +850,12 @@ def expand(source: str | Path, overrides: dict | None = None, *, text: str | Non
             )
         _check_library(blocks, state)
         if overrides:
-            fail("AS202", "a block library has no parameters to override", leaf.raw.loc)
+            fail(
+                "AS202",
+                "a block library has no parameters to override",
+                leaf.raw.loc,
+                hint="drop --set for this file, or check a spec that imports the library",
+            )
         return Library(name, str(path), sorted(blocks), state.diags)
     params = _params(chain, overrides, state)
     ctx = _Ctx(params, blocks, _table(chain[0], state), state)

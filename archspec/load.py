@@ -128,12 +128,22 @@ class _Builder:
                     hint="use a block with parameters to share structure",
                 )
             if not isinstance(key_node, yaml.ScalarNode):
-                fail("AS006", "mapping keys must be plain scalars", self.loc(key_node))
+                fail(
+                    "AS006",
+                    "mapping keys must be plain scalars",
+                    self.loc(key_node),
+                    hint="use plain words as keys, e.g. `channels:`",
+                )
             key = self.scalar(key_node)
             if not isinstance(key, str):
                 key = str(key) if isinstance(key, int) and not isinstance(key, bool) else key
             if not isinstance(key, str):
-                fail("AS103", f"mapping key {key!r} must be a string", self.loc(key_node))
+                fail(
+                    "AS103",
+                    f"mapping key {key!r} must be a string",
+                    self.loc(key_node),
+                    hint='quote the key or use a word, e.g. `"3":` or `stage3:`',
+                )
             if key in out:
                 fail(
                     "AS106",
@@ -150,7 +160,12 @@ class _Builder:
 def load_yaml(text: str, filename: str) -> LocDict:
     """Parse one spec document. Raises `Fail` with a located diagnostic."""
     if len(text) > MAX_BYTES:
-        fail("AS004", f"the file is larger than {MAX_BYTES:,} bytes", Loc(filename, 1, 1))
+        fail(
+            "AS004",
+            f"the file is larger than {MAX_BYTES:,} bytes",
+            Loc(filename, 1, 1),
+            hint="split the spec into a network and block libraries",
+        )
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
@@ -166,7 +181,12 @@ def load_yaml(text: str, filename: str) -> LocDict:
             hint="check indentation and quoting here; quote values that contain ': ', '{' or '#'",
         )
     except yaml.YAMLError as exc:
-        fail("AS002", f"YAML error: {exc}", Loc(filename, 1, 1))
+        fail(
+            "AS002",
+            f"YAML error: {exc}",
+            Loc(filename, 1, 1),
+            hint="check the file is a single well-formed YAML document",
+        )
     finally:
         loader.dispose()
     if root is None:
@@ -202,7 +222,17 @@ def read_spec_file(path: Path, referrer: Loc | None = None) -> LocDict:
             hint="check the path; relative paths are resolved against the file that names them",
         )
     except IsADirectoryError:
-        fail("AS001", f"{path} is a directory, not a spec file", referrer or Loc(str(path)))
+        fail(
+            "AS001",
+            f"{path} is a directory, not a spec file",
+            referrer or Loc(str(path)),
+            hint="name a .yaml file; `archspec check` accepts directories",
+        )
     except UnicodeDecodeError as exc:
-        fail("AS002", f"the file is not UTF-8 text ({exc.reason})", referrer or Loc(str(path), 1, 1))
+        fail(
+            "AS002",
+            f"the file is not UTF-8 text ({exc.reason})",
+            referrer or Loc(str(path), 1, 1),
+            hint="save the spec as UTF-8",
+        )
     return load_yaml(text, str(path))

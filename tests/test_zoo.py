@@ -122,3 +122,37 @@ def test_googlenet_aux_heads_are_training_only():
     assert net.graph.outputs == ("fc", "aux2.fc2", "aux1.fc2")
     assert net.graph.training_outputs == {"aux2.fc2", "aux1.fc2"}
     assert archspec.load(SPECS / "googlenet.yaml").graph.outputs == ("fc",)
+
+
+def test_d2l_resnet18_stage_shapes():
+    """d2l.ai 8.6: 1x224x224 input; stages of two residual blocks; 10 classes."""
+    net = archspec.load(SPECS / "d2l_resnet18.yaml")
+    assert [net.shape(f"b{i}") for i in range(1, 6)] == [
+        (64, 56, 56),
+        (64, 56, 56),
+        (128, 28, 28),
+        (256, 14, 14),
+        (512, 7, 7),
+    ]
+    assert "b2.0.conv3" not in net.nodes and net.nodes["b3.0.conv3"].shape == (128, 28, 28)
+    assert net.nodes["b2.0.conv1"].params == 64 * 64 * 9 + 64  # biased convolutions
+    assert net.output_shapes == {"fc": (10,)}
+
+
+def test_d2l_densenet_block_and_transition_shapes():
+    """d2l.ai 8.7: 1x96x96 input; blocks add 4 x 32 channels; transitions halve channels and size."""
+    net = archspec.load(SPECS / "d2l_densenet.yaml")
+    assert net.shape("b1") == (64, 24, 24)
+    assert [net.shape(f"dense{i}") for i in range(1, 5)] == [(192, 24, 24), (224, 12, 12), (240, 6, 6), (248, 3, 3)]
+    assert [net.shape(f"transition{i}") for i in range(1, 4)] == [(96, 12, 12), (112, 6, 6), (120, 3, 3)]
+    assert net.output_shapes == {"fc": (10,)}
+
+
+def test_resnet50_transfer_keeps_the_backbone_and_adds_a_head(torchvision_reference):
+    net = archspec.load(SPECS / "resnet50_transfer.yaml")
+    assert net.output_shapes == {"head": (6,)}
+    assert net.nodes["dropout"].op == "dropout"
+    assert net.total_params == torchvision_reference["resnet50"]["params"] - (2048 * 1000 + 1000) + (2048 * 6 + 6)
+    backbone = [p for p, n in net.nodes.items() if n.params and p != "head"]
+    reference = list(dict.fromkeys(k.rsplit(".", 1)[0] for k, _ in torchvision_reference["resnet50"]["state_dict"]))
+    assert backbone == reference[:-1]  # every torchvision module but fc
