@@ -6,6 +6,7 @@ Exit codes: 0 all valid, 1 a spec is invalid, 2 usage error (bad flag, missing f
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -74,14 +75,54 @@ def _analyze_light(path: Path, overrides: dict) -> Result:
 
 
 def cmd_check(args) -> int:
+    if args.sizes is not None:
+        return _check_sizes(args)
     overrides = parse_sets(args.set)
     files, missing = spec_files(args.paths)
+    if args.changed_since is not None:
+        from . import changed
+
+        try:
+            files = changed.affected(files, changed.changed_since(args.changed_since, Path.cwd()))
+        except changed.GitError as exc:
+            raise UsageError(str(exc)) from None
     results = missing + analyze_all(files, overrides)
-    render = {"text": report.check_text, "json": report.check_json, "github": report.check_github}[args.format]
-    print(render(results))
+    render = {
+        "text": report.check_text,
+        "json": report.check_json,
+        "github": report.check_github,
+        "sarif": report.check_sarif,
+    }[args.format]
+    text = render(results)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        print(report.check_text(results).splitlines()[-1])
+    else:
+        print(text)
     if missing:
         return EXIT_USAGE
     return EXIT_OK if all(r.valid for r in results) else EXIT_INVALID
+
+
+def _check_sizes(args) -> int:
+    from . import sizes
+
+    if args.format not in ("text", "json") or args.changed_since or args.output:
+        raise UsageError("--sizes reports as text or json, without --changed-since or --output")
+    overrides = parse_sets(args.set)
+    files, missing = spec_files(args.paths)
+    if missing:
+        print(report.check_text(missing))
+        return EXIT_USAGE
+    try:
+        sweeps = [sizes.sweep(f, sizes.parse(args.sizes), args.size_param, overrides) for f in files]
+    except sizes.SizesError as exc:
+        raise UsageError(str(exc)) from None
+    if args.format == "json":
+        print(json.dumps([sizes.to_json(s) for s in sweeps], indent=2))
+    else:
+        print("\n".join(sizes.to_text(s) for s in sweeps))
+    return EXIT_OK if all(not s.failures for s in sweeps) else EXIT_INVALID
 
 
 def _one(args) -> tuple[Result, int | None]:
@@ -134,6 +175,62 @@ def cmd_compile(args) -> int:
     return EXIT_OK
 
 
+def cmd_diff(args) -> int:
+    import tempfile
+
+    from . import diff
+
+    if args.rev is not None and args.new is not None:
+        raise UsageError("give OLD and NEW, or one spec with --rev REV")
+    if args.rev is None and args.new is None:
+        raise UsageError("give two specs (OLD NEW), or one spec and --rev REV")
+    overrides = parse_sets(args.set)
+    with tempfile.TemporaryDirectory(prefix="archspec-diff-") as tmp:
+        if args.rev is not None:
+            try:
+                old_path, new_path = diff.at_revision(Path(args.old), args.rev, Path(tmp)), Path(args.new or args.old)
+            except diff.RevisionError as exc:
+                raise UsageError(str(exc)) from None
+        else:
+            old_path, new_path = Path(args.old), Path(args.new)
+        results = []
+        for path, label in ((old_path, args.old), (new_path, args.new or args.old)):
+            if not path.is_file():
+                raise UsageError(f"no such spec file: {label}")
+            results.append(analyze(path, overrides))
+        if any(r.network is None for r in results):
+            print(report.check_text([r for r in results if r.network is None]), file=sys.stderr)
+            return EXIT_INVALID
+        old, new = (r.network for r in results)
+        if args.rev is not None:
+            old = dataclasses.replace(old, graph=dataclasses.replace(old.graph, file=f"{args.old}@{args.rev}"))
+        d = diff.diff(old, new)
+        print({"text": diff.to_text, "markdown": diff.to_markdown, "json": diff.to_json}[args.format](d).rstrip())
+    return EXIT_OK
+
+
+def cmd_graph(args) -> int:
+    from . import draw
+
+    if args.depth is not None and args.depth < 1:
+        raise UsageError(f"--depth must be 1 or more, got {args.depth}")
+    result, code = _one(args)
+    if code is not None:
+        print(report.check_text([result]), file=sys.stderr)
+        return code
+    v = draw.view(result.network, args.depth)
+    try:
+        text = {"dot": draw.to_dot, "mermaid": draw.to_mermaid, "svg": draw.to_svg}[args.format](v)
+    except draw.DrawError as exc:
+        raise UsageError(str(exc)) from None
+    if args.output and args.output != "-":
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output} ({result.network.name}, {args.format})", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 def cmd_schema(args) -> int:
     from .schema import json_schema
 
@@ -160,7 +257,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="validate specs and prove their shapes")
     p.add_argument("paths", nargs="+", metavar="PATH", help="spec files or directories (searched for *.yaml)")
-    p.add_argument("--format", choices=["text", "json", "github"], default="text")
+    p.add_argument(
+        "--format",
+        choices=["text", "json", "github", "sarif"],
+        default="text",
+        help="github: workflow annotations on the spec lines; sarif: SARIF 2.1.0 for code scanning",
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (e.g. a .sarif file)")
+    p.add_argument(
+        "--changed-since",
+        metavar="REV",
+        help="check only the specs that differ from git revision REV, or build on a file that does",
+    )
+    p.add_argument(
+        "--sizes",
+        metavar="START:STOP[:STEP]",
+        help="check every square input size in the range (inclusive) and report which are valid",
+    )
+    p.add_argument(
+        "--size-param", default="image_size", metavar="NAME", help="the parameter --sizes varies (image_size)"
+    )
     with_set(p)
     p.set_defaults(func=cmd_check)
 
@@ -181,6 +297,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     with_set(p)
     p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("diff", help="what changed between two versions of a spec: nodes, shapes, params, MACs")
+    p.add_argument("old", metavar="OLD", help="the old spec (or the only one, with --rev)")
+    p.add_argument("new", metavar="NEW", nargs="?", help="the new spec")
+    p.add_argument("--rev", metavar="REV", help="compare OLD as of this git revision with the working tree")
+    p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    with_set(p)
+    p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("graph", help="draw the network: Graphviz DOT, Mermaid, or SVG (needs Graphviz)")
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("--format", choices=["dot", "mermaid", "svg"], default="dot")
+    p.add_argument("--depth", type=int, metavar="N", help="collapse groups nested deeper than N path components")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    with_set(p)
+    p.set_defaults(func=cmd_graph)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the spec format")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")

@@ -17,10 +17,14 @@ from .api import Network
 from .graph import Node
 
 
-def class_name(name: str) -> str:
+def class_name(name: str, taken=()) -> str:
+    """The model's class: the network's name in CamelCase, suffixed with `Model` where that
+    would shadow a builtin or a helper the generated file defines (a network named
+    'stochastic_depth' next to the StochasticDepth layer)."""
     words = [w for w in re.split(r"[^0-9A-Za-z]+", name) if w]
     out = "".join(w[:1].upper() + w[1:] for w in words) or "Model"
-    return out if out[0].isalpha() else "Net" + out
+    out = out if out[0].isalpha() else "Net" + out
+    return out + "Model" if out in taken or out in dir(builtins) or keyword.iskeyword(out) else out
 
 
 class Namespace:
@@ -167,8 +171,17 @@ def instantiate(net: Network, source: str, backend: str, **kwargs):
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict = {"__name__": f"archspec_generated_{net.graph.name}_{backend}"}
     exec(compile(source, filename, "exec"), namespace)  # our own generated source, never spec text
-    module = namespace[class_name(net.graph.name)](**kwargs)
+    model_class = re.findall(r"^class (\w+)", source, re.M)[-1]  # generated files define the model last
+    module = namespace[model_class](**kwargs)
     module.archspec_source = source
     module.archspec_backend = backend
     module.archspec_fingerprint = fingerprint(net)
     return module
+
+
+def scale_expr(op, x: str) -> str:
+    """`factor * x + offset` as a person would write it (`1.0 - t`, `0.5 * x`)."""
+    term = x if op.factor == 1 else f"-{x}" if op.factor == -1 else f"{op.factor!r} * {x}"
+    if op.offset == 0:
+        return term
+    return f"{op.offset!r} - {x}" if op.factor == -1 else f"{term} + {op.offset!r}"

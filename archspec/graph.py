@@ -185,13 +185,15 @@ class _Builder:
         elif op is not None:
             n = len(ins)
             labels = ", ".join(f"'{lab}'" for _, lab in ins) or "nothing"
-            if op.arity == 1 and n != 1:
+            if op.arity is not None and n != op.arity:
                 self.error(
                     "AS107",
-                    f"{op.name} takes 1 input but gets {n} ({labels})",
+                    f"{op.name} takes {op.arity} input{'s' if op.arity > 1 else ''} but gets {n} ({labels})",
                     t.loc,
                     path,
-                    "name the one it should read with `in: NAME`",
+                    "name the one it should read with `in: NAME`"
+                    if op.arity == 1
+                    else f"list {op.arity} references in order with `in: [...]`",
                     t.trace,
                 )
                 op = None

@@ -103,11 +103,13 @@ def window_out(op: str, axis: str, size: int, k: int, s: int, lo: int, hi: int, 
 WeightInit = Literal[
     "default", "kaiming_normal_fan_out", "kaiming_normal_fan_in", "normal", "trunc_normal", "xavier_uniform", "zeros"
 ]
-BiasInit = Literal["default", "zeros"]
+BiasInit = Union[Literal["default", "zeros"], float]
 _INIT_DOC = (
     "weight initialisation: default (the framework's), kaiming_normal_fan_out / kaiming_normal_fan_in "
     "(ReLU gain), normal / trunc_normal (std 0.01, truncated at +-2), xavier_uniform, zeros"
 )
+
+_BIAS_INIT_DOC = "bias initialisation: default (the framework's), zeros, or a constant (e.g. -2 for a highway gate)"
 
 
 class _Window(Op):
@@ -129,15 +131,15 @@ class Conv2d(_Window):
     op: Literal["conv2d"] = "conv2d"
     channels: PosInt = Field(description="output channels")
     kernel: PosPair = Field(description="kernel size: k or [kh, kw]")
-    stride: PosPair = 1
+    stride: PosPair = Field(1, description="step between windows: s or [sh, sw]")
     padding: NonNegPair | Literal["same", "valid"] = Field(
         0, description="k, [ph, pw], 'valid' (0) or 'same' (stride 1 only; odd excess padding goes right/bottom)"
     )
-    dilation: PosPair = 1
-    groups: PosInt = 1
-    bias: StrictBool = True
+    dilation: PosPair = Field(1, description="spacing between kernel taps: d or [dh, dw]")
+    groups: PosInt = Field(1, description="channel groups; must divide the input and output channels")
+    bias: StrictBool = Field(True, description="add a learned bias per output channel")
     init: WeightInit = Field("default", description=_INIT_DOC)
-    bias_init: BiasInit = "default"
+    bias_init: BiasInit = Field("default", description=_BIAS_INIT_DOC)
 
     def _pads(self, x):
         if self.padding == "valid":
@@ -176,13 +178,61 @@ class Conv2d(_Window):
 
 
 @register
+class ConvTranspose2d(Op):
+    """Transposed 2-D convolution (PyTorch's ConvTranspose2d, groups 1): the learned upsampling of
+    U-Net's decoder. Input channels are inferred; the weight is (in, out, kh, kw) as in PyTorch."""
+
+    op: Literal["conv_transpose2d"] = "conv_transpose2d"
+    channels: PosInt = Field(description="output channels")
+    kernel: PosPair = Field(description="kernel size: k or [kh, kw]")
+    stride: PosPair = Field(1, description="upsampling factor: s or [sh, sw]")
+    padding: NonNegPair = Field(0, description="removed from each side of the output: k or [ph, pw]")
+    output_padding: NonNegPair = Field(0, description="added to the bottom/right of the output; below the stride")
+    dilation: PosPair = Field(1, description="spacing between kernel taps: d or [dh, dw]")
+    bias: StrictBool = Field(True, description="add a learned bias per output channel")
+    init: WeightInit = Field("default", description=_INIT_DOC)
+    bias_init: BiasInit = Field("default", description=_BIAS_INIT_DOC)
+
+    def infer(self, ins):
+        c, h, w = need_image(self.op, ins[0])
+        k, s, p = pair(self.kernel), pair(self.stride), pair(self.padding)
+        op, d = pair(self.output_padding), pair(self.dilation)
+        for i, axis in enumerate(("height", "width")):
+            if op[i] >= max(s[i], d[i]):
+                raise ShapeError(
+                    "AS507",
+                    f"conv_transpose2d output_padding {op[i]} ({axis}) must be below the stride or dilation "
+                    f"({max(s[i], d[i])})",
+                    "output_padding only disambiguates sizes a strided convolution maps to the same size",
+                )
+        out = tuple((n - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + op[i] + 1 for i, n in enumerate((h, w)))
+        if min(out) <= 0:
+            raise ShapeError(
+                "AS503",
+                f"conv_transpose2d output would be {out[0]}x{out[1]} for input {h}x{w}",
+                "reduce the padding or enlarge the kernel or stride",
+            )
+        return (self.channels, *out)
+
+    def count_params(self, ins, out):
+        kh, kw = pair(self.kernel)
+        return ins[0][0] * self.channels * kh * kw + (self.channels if self.bias else 0)
+
+    def count_macs(self, ins, out):
+        kh, kw = pair(self.kernel)
+        return ins[0][1] * ins[0][2] * ins[0][0] * self.channels * kh * kw  # every input pixel, every tap
+
+
+@register
 class BatchNorm2d(Op):
     """Batch normalization over channels. `momentum` follows PyTorch: new = (1 - m) * old + m * batch."""
 
     op: Literal["batchnorm2d"] = "batchnorm2d"
-    eps: Annotated[float, Field(gt=0)] = 1e-5
-    momentum: Annotated[float, Field(ge=0, le=1)] = 0.1
-    affine: StrictBool = True
+    eps: Annotated[float, Field(gt=0)] = Field(1e-5, description="added to the variance before the square root")
+    momentum: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.1, description="running-statistics update rate (PyTorch's convention)"
+    )
+    affine: StrictBool = Field(True, description="learn a scale and shift per channel")
     init: Literal["default", "zeros"] = Field(
         "default", description="scale initialisation: default (ones) or zeros (zero-init the last BN of a residual)"
     )
@@ -216,7 +266,7 @@ class Gelu(Op):
     """Gaussian error linear unit; `approximate: tanh` uses the tanh approximation."""
 
     op: Literal["gelu"] = "gelu"
-    approximate: Literal["none", "tanh"] = "none"
+    approximate: Literal["none", "tanh"] = Field("none", description="exact (erf) GELU, or the tanh approximation")
 
 
 @register
@@ -224,7 +274,7 @@ class Softmax(Op):
     """Softmax along `axis` (NCHW numbering, batch is axis 0; default the channel/feature axis)."""
 
     op: Literal["softmax"] = "softmax"
-    axis: StrictInt = 1
+    axis: StrictInt = Field(1, description="the axis that sums to 1, NCHW numbering (1: channels or features)")
 
     def infer(self, ins):
         rank = len(ins[0].shape) + 1
@@ -242,11 +292,13 @@ class MaxPool2d(_Window):
     """Max pooling; padding is implicit -inf. `stride` defaults to `kernel`."""
 
     op: Literal["maxpool2d"] = "maxpool2d"
-    kernel: PosPair
-    stride: PosPair | None = None
-    padding: NonNegPair = 0
-    dilation: PosPair = 1
-    ceil_mode: StrictBool = False
+    kernel: PosPair = Field(description="window size: k or [kh, kw]")
+    stride: PosPair | None = Field(None, description="step between windows; default the kernel size")
+    padding: NonNegPair = Field(0, description="implicit padding on each side, at most half the kernel")
+    dilation: PosPair = Field(1, description="spacing between window taps")
+    ceil_mode: StrictBool = Field(
+        False, description="round the output size up (a last partial window must start inside the input)"
+    )
 
     def infer(self, ins):
         c, _, _ = x = need_image(self.op, ins[0])
@@ -266,8 +318,8 @@ class AvgPool2d(MaxPool2d):
     """Average pooling. With `count_include_pad`, zero padding counts in the divisor (PyTorch's default)."""
 
     op: Literal["avgpool2d"] = "avgpool2d"  # type: ignore[assignment]
-    dilation: Literal[1] = 1  # type: ignore[assignment]
-    count_include_pad: StrictBool = True
+    dilation: Literal[1] = Field(1, description="average pooling has no dilation")  # type: ignore[assignment]
+    count_include_pad: StrictBool = Field(True, description="count the zero padding in the divisor")
 
 
 @register
@@ -287,7 +339,7 @@ class GlobalAvgPool2d(Op):
     """Mean over H and W: (N, C, H, W) -> (N, C), or (N, C, 1, 1) with `keepdims`."""
 
     op: Literal["global_avgpool2d"] = "global_avgpool2d"
-    keepdims: StrictBool = False
+    keepdims: StrictBool = Field(False, description="keep H and W as size 1: (N, C, 1, 1) instead of (N, C)")
 
     def infer(self, ins):
         c, _, _ = need_image(self.op, ins[0])
@@ -310,9 +362,9 @@ class Linear(Op):
 
     op: Literal["linear"] = "linear"
     features: PosInt = Field(description="output features")
-    bias: StrictBool = True
+    bias: StrictBool = Field(True, description="add a learned bias")
     init: WeightInit = Field("default", description=_INIT_DOC)
-    bias_init: BiasInit = "default"
+    bias_init: BiasInit = Field("default", description=_BIAS_INIT_DOC)
 
     def infer(self, ins):
         x = ins[0]
@@ -336,7 +388,7 @@ class Dropout(Op):
     """Zeroes elements with probability `p` in training, scaling the rest by 1 / (1 - p)."""
 
     op: Literal["dropout"] = "dropout"
-    p: Prob = 0.5
+    p: Prob = Field(0.5, description="probability of zeroing an element in training")
 
 
 @register
@@ -344,10 +396,10 @@ class LocalResponseNorm(Op):
     """x / (k + alpha / size * sum over `size` neighbouring channels of x^2) ^ beta (PyTorch's formula)."""
 
     op: Literal["local_response_norm"] = "local_response_norm"
-    size: PosInt
-    alpha: float = 1e-4
-    beta: float = 0.75
-    k: float = 1.0
+    size: PosInt = Field(description="number of neighbouring channels summed over")
+    alpha: float = Field(1e-4, description="multiplicative factor")
+    beta: float = Field(0.75, description="exponent")
+    k: float = Field(1.0, description="additive constant")
 
     def infer(self, ins):
         need_image(self.op, ins[0])
@@ -359,7 +411,9 @@ class ZeroPad2d(Op):
     """Pads H and W with zeros: p, or [left, right, top, bottom]; negative values crop."""
 
     op: Literal["zero_pad2d"] = "zero_pad2d"
-    padding: StrictInt | tuple[StrictInt, StrictInt, StrictInt, StrictInt]
+    padding: StrictInt | tuple[StrictInt, StrictInt, StrictInt, StrictInt] = Field(
+        description="p on every side, or [left, right, top, bottom]; negative values crop"
+    )
 
     def infer(self, ins):
         c, h, w = need_image(self.op, ins[0])
@@ -376,12 +430,92 @@ class ZeroPad2d(Op):
 
 
 @register
+class PadChannels(Op):
+    """Zero-pads the channels up to `channels`, half before and half after (the extra one after):
+    with `subsample2d`, the parameter-free "option A" shortcut of He et al.'s CIFAR ResNets."""
+
+    op: Literal["pad_channels"] = "pad_channels"
+    channels: PosInt = Field(description="output channels; at least the input's")
+
+    def infer(self, ins):
+        c, h, w = need_image(self.op, ins[0])
+        if self.channels < c:
+            raise ShapeError(
+                "AS507",
+                f"pad_channels to {self.channels} channels, but input '{ins[0].label}' already has {c}",
+                f"set channels to {c} or more, or project with a 1x1 conv2d to reduce channels",
+            )
+        return (self.channels, h, w)
+
+    def split(self, c: int) -> tuple[int, int]:
+        extra = self.channels - c
+        return extra // 2, extra - extra // 2
+
+
+@register
+class Subsample2d(Op):
+    """Keeps every `stride`-th row and column, starting with the first: x[:, :, ::s, ::s]."""
+
+    op: Literal["subsample2d"] = "subsample2d"
+    stride: PosPair = Field(2, description="keep every s-th row and column: s or [sh, sw]")
+
+    def infer(self, ins):
+        c, h, w = need_image(self.op, ins[0])
+        s = pair(self.stride)
+        return (c, -(-h // s[0]), -(-w // s[1]))
+
+
+@register
+class Upsample(Op):
+    """Upsampling by an integer factor: `nearest` repeats pixels, `bilinear` interpolates with
+    half-pixel centres (PyTorch's align_corners=False)."""
+
+    op: Literal["upsample"] = "upsample"
+    scale: PosInt = Field(2, description="integer scale factor for H and W")
+    mode: Literal["nearest", "bilinear"] = Field("nearest", description="pixel repetition, or bilinear interpolation")
+
+    def infer(self, ins):
+        c, h, w = need_image(self.op, ins[0])
+        return (c, h * self.scale, w * self.scale)
+
+
+@register
+class CenterCrop(Op):
+    """Crops the first input's H and W, centred, to the size of the second (U-Net's skip crop);
+    an odd excess leaves the extra row/column at the bottom/right."""
+
+    op: Literal["center_crop"] = "center_crop"
+    arity: ClassVar[int | None] = 2
+
+    def infer(self, ins):
+        x, like = ins
+        c, h, w = need_image(self.op, x)
+        _, th, tw = need_image(self.op, like)
+        if th > h or tw > w:
+            raise ShapeError(
+                "AS503",
+                f"center_crop cannot crop '{x.label}' {fmt(x.shape)} to the larger {th}x{tw} of '{like.label}'",
+                "the first input is cropped to the second: list the larger tensor first",
+            )
+        return (c, th, tw)
+
+
+@register
+class Scale(Op):
+    """Elementwise affine map by constants: y = factor * x + offset (e.g. a highway carry gate 1 - T)."""
+
+    op: Literal["scale"] = "scale"
+    factor: float = Field(1.0, description="multiplies the input")
+    offset: float = Field(0.0, description="added after the multiplication")
+
+
+@register
 class StochasticDepth(Op):
     """Drops the whole input per sample (mode row) or per batch (mode batch) with probability `p` in training."""
 
     op: Literal["stochastic_depth"] = "stochastic_depth"
     p: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(description="drop probability (1 - survival probability)")
-    mode: Literal["row", "batch"] = "row"
+    mode: Literal["row", "batch"] = Field("row", description="drop per sample (row) or the whole batch at once (batch)")
 
 
 def _shortcut_hint(main: Operand, short: Operand) -> str:
@@ -440,7 +574,7 @@ class Multiply(Add):
     in one operand stretches to the other's (same rank required, e.g. a (N, C, 1, 1) gate)."""
 
     op: Literal["multiply"] = "multiply"  # type: ignore[assignment]
-    broadcast: StrictBool = False
+    broadcast: StrictBool = Field(False, description="let size-1 dimensions stretch (same rank required)")
 
     def infer(self, ins):
         if not self.broadcast:
@@ -479,7 +613,9 @@ class Concat(Op):
 
     op: Literal["concat"] = "concat"
     arity: ClassVar[int | None] = None
-    axis: StrictInt = 1
+    axis: StrictInt = Field(
+        1, description="the axis to join along, NCHW numbering (1: channels); negative counts from the end"
+    )
 
     def infer(self, ins):
         rank = len(ins[0].shape) + 1

@@ -136,3 +136,73 @@ def check_github(results: list[Result]) -> str:
     lines = [github_annotation(d) for r in results for d in r.diagnostics]
     lines.append(check_text(results).splitlines()[-1])
     return "\n".join(lines)
+
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def check_sarif(results: list[Result]) -> str:
+    """SARIF 2.1.0 for code-scanning dashboards: one rule per diagnostic code, one result per
+    diagnostic, located at the YAML line and column, the node path as its logical location."""
+    from . import __version__
+    from .errors import CODES
+
+    used = sorted({d.code for r in results for d in r.diagnostics})
+    rules = [
+        {
+            "id": code,
+            "name": CODES[code][0],
+            "shortDescription": {"text": CODES[code][1]},
+            "defaultConfiguration": {"level": "warning" if code.startswith("W") else "error"},
+        }
+        for code in used
+    ]
+    index = {code: i for i, code in enumerate(used)}
+    out = []
+    for r in results:
+        for d in r.diagnostics:
+            text = d.message + (f"\nhint: {d.hint}" if d.hint else "")
+            text += "".join(f"\nnote: instantiated at {t}" for t in d.trace)
+            region = {"startLine": d.loc.line, "startColumn": d.loc.column} if d.loc.line is not None else None
+            location: dict = {"physicalLocation": {"artifactLocation": {"uri": _uri(d.loc.file)}}}
+            if region:
+                location["physicalLocation"]["region"] = region
+            if d.node:
+                location["logicalLocations"] = [{"fullyQualifiedName": d.node, "kind": "member"}]
+            out.append(
+                {
+                    "ruleId": d.code,
+                    "ruleIndex": index[d.code],
+                    "level": d.severity,
+                    "message": {"text": text},
+                    "locations": [location],
+                }
+            )
+    doc = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "archspec",
+                        "version": __version__,
+                        "rules": rules,
+                    }
+                },
+                "results": out,
+            }
+        ],
+    }
+    return json.dumps(doc, indent=2)
+
+
+def _uri(file: str) -> str:
+    """Repository-relative URIs, as code scanning expects, for files under the working directory."""
+    from pathlib import Path
+
+    path = Path(file)
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except (ValueError, OSError):
+        return path.as_posix()

@@ -93,16 +93,22 @@ class _Model(BaseModel):
 
 
 class Import(_Model):
+    """Blocks taken from another spec file (`imports: [{from: blocks/resnet.yaml}]`)."""
+
     from_: str = Field(alias="from", description="path of a spec file, relative to this one")
     blocks: list[str] | None = Field(None, description="names of the blocks to import; all when omitted")
 
 
 class Check(_Model):
+    """A condition on the parameters, checked before expansion (error AS204 when false)."""
+
     that: Any = Field(description="an expression that must be true, e.g. ${depth % 6 == 2}")
     message: str = Field(description="what is wrong when it is false")
 
 
 class Output(_Model):
+    """An output written as a mapping, for auxiliary (training-only) or conditional outputs."""
+
     node: str = Field(description="reference of the output node")
     training_only: bool = Field(False, description="computed and returned only in training (auxiliary heads)")
     when: Any = Field(True, description="include this output only when true, e.g. ${aux_logits}")
@@ -111,30 +117,36 @@ class Output(_Model):
 class BlockDef(_Model):
     """A reusable, parameterized sub-network. Its body sees only its own parameters."""
 
-    description: str | None = None
+    description: str | None = Field(None, description="what the block is, for readers and docs")
     params: dict[str, Any] = Field(default_factory=dict, description="name: default (null = required)")
     inputs: list[str] = Field(default_factory=lambda: ["x"], min_length=1, description="input names")
     output: str | None = Field(None, description="the node whose output is the block's; default the last")
     checks: list[Check] = Field(default_factory=list, description="conditions on the parameters")
-    nodes: list[dict[str, Any]] = Field(min_length=1)
+    nodes: list[dict[str, Any]] = Field(min_length=1, description="the block's node entries")
 
 
 class SpecFile(_Model):
     """One spec file: a network (with `nodes`), a variant (with `extends`), or a block library."""
 
     archspec: int = Field(1, description="spec format version")
-    name: str | None = None
-    description: str | None = None
+    name: str | None = Field(
+        None, description="the network's name (default: the file name); the class name derives from it"
+    )
+    description: str | None = Field(None, description="free text")
+    paper: str | None = Field(None, description="the publication the architecture follows (listed in docs/zoo.md)")
+    torchvision: str | None = Field(
+        None, description="the torchvision.models function this spec equals exactly (keys, shapes, outputs)"
+    )
     extends: str | None = Field(None, description="path of the spec this one modifies")
-    imports: list[Import] = Field(default_factory=list)
+    imports: list[Import] = Field(default_factory=list, description="blocks from other files")
     params: dict[str, Any] = Field(default_factory=dict, description="name: default value or ${expression}")
     checks: list[Check] = Field(default_factory=list, description="conditions on the parameters")
     inputs: dict[str, list[Any]] | None = Field(None, description="name: shape without the batch dimension")
     outputs: list[str | Output] | None = Field(
         None, description="output node references, or {node, training_only}; default the last node"
     )
-    nodes: list[dict[str, Any]] | None = None
-    blocks: dict[str, BlockDef] = Field(default_factory=dict)
+    nodes: list[dict[str, Any]] | None = Field(None, description="the node entries of a network")
+    blocks: dict[str, BlockDef] = Field(default_factory=dict, description="name: reusable parameterized sub-network")
     remove: list[str] = Field(default_factory=list, description="node paths to delete (variants)")
     replace: dict[str, dict[str, Any]] = Field(default_factory=dict, description="node path: new node entry")
     append: list[dict[str, Any]] = Field(default_factory=list, description="node entries added at the end")

@@ -90,7 +90,7 @@ def test_mutated_residual_add_names_both_operands(run, tmp_path):
     # the projection of the bottleneck's shortcut loses its stride
     needle = (
         '          - {op: conv2d, channels: "${planes * expansion}", kernel: 1, stride: "${stride}", bias: false, '
-        "init: kaiming_normal_fan_out}"
+        "init: kaiming_normal_fan_out,"
     )
     assert text.count(needle) == 2
     lines = text.splitlines()

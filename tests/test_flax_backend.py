@@ -16,6 +16,8 @@ nnx = pytest.importorskip("flax.nnx")
 jnp = jax.numpy
 
 ZOO = sorted(p for p in SPECS.glob("*.yaml"))
+ALL_OPS = SPECS.parent / "tests" / "cases" / "all_ops.yaml"
+BOTH_WAYS = {"all_ops", "lenet5", "resnet18", "unet", "highway"}
 SMALL = 64  # input size for specs with a free image_size: CI runs on two CPU cores
 
 
@@ -92,7 +94,7 @@ def test_compile_is_deterministic():
     )
 
 
-@pytest.mark.parametrize("path", ZOO, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [*ZOO, ALL_OPS], ids=lambda p: p.stem)
 def test_torch_to_flax_and_back_agree(path):
     overrides = small(path)
     net = archspec.load(path, **overrides)
@@ -103,7 +105,10 @@ def test_torch_to_flax_and_back_agree(path):
     assert archspec.transfer(t, f) is f
     f.eval()
     assert_close(run_torch(t, xs), run_flax(f, xs))
-    # flax -> torch: fresh flax weights into a fresh torch module
+    if path.stem not in BOTH_WAYS:
+        return
+    # flax -> torch: fresh flax weights into a fresh torch module. The transfer code is the same
+    # for every spec; all_ops has every op, so a few specs cover it and keep CI fast.
     f2 = archspec.build(net, backend="flax", seed=2)
     f2.eval()
     t2 = archspec.transfer(f2, archspec.build(net, backend="torch", seed=3)).eval()
@@ -128,7 +133,7 @@ def test_train_mode_batch_norm_statistics_match_after_one_step():
             assert int(a[key]) == int(b[key]) == 1
 
 
-@pytest.mark.parametrize("path", ZOO, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [*ZOO, ALL_OPS], ids=lambda p: p.stem)
 def test_eval_shape_of_every_node_equals_inferred(path):
     net = archspec.load(path, **small(path))
     model = archspec.build(net, backend="flax")

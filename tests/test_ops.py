@@ -14,6 +14,18 @@ EXAMPLES = {
         8 * 4 * 9 + 8,
         8 * 5 * 5 * 4 * 9,
     ),
+    "conv_transpose2d": (
+        {"channels": 3, "kernel": 3, "stride": 2, "padding": 1, "output_padding": 1},
+        [(4, 5, 5)],
+        (3, 10, 10),  # (5 - 1) * 2 - 2 * 1 + (3 - 1) + 1 + 1
+        4 * 3 * 9 + 3,
+        5 * 5 * 4 * 3 * 9,  # every input pixel meets every output channel through every tap
+    ),
+    "upsample": ({"scale": 3}, [(4, 3, 5)], (4, 9, 15), 0, 0),
+    "pad_channels": ({"channels": 9}, [(4, 3, 3)], (9, 3, 3), 0, 0),
+    "subsample2d": ({"stride": [2, 3]}, [(4, 5, 7)], (4, 3, 3), 0, 0),
+    "center_crop": ({}, [(4, 7, 8), (2, 4, 4)], (4, 4, 4), 0, 0),
+    "scale": ({"factor": -1, "offset": 1}, [(4,)], (4,), 0, 0),
     "batchnorm2d": ({}, [(4, 3, 3)], (4, 3, 3), 8, 0),
     "relu": ({}, [(4, 3, 3)], (4, 3, 3), 0, 0),
     "sigmoid": ({}, [(4,)], (4,), 0, 0),

@@ -156,3 +156,152 @@ def test_resnet50_transfer_keeps_the_backbone_and_adds_a_head(torchvision_refere
     backbone = [p for p, n in net.nodes.items() if n.params and p != "head"]
     reference = list(dict.fromkeys(k.rsplit(".", 1)[0] for k, _ in torchvision_reference["resnet50"]["state_dict"]))
     assert backbone == reference[:-1]  # every torchvision module but fc
+
+
+def test_zfnet_sizes_are_the_papers_figure_3():
+    net = archspec.load(SPECS / "zfnet.yaml")
+    sizes = [net.nodes[f"features.{n}"].shape for n in ("conv1", "pool1", "conv2", "pool2", "conv5", "pool5")]
+    assert sizes == [(96, 110, 110), (96, 55, 55), (256, 26, 26), (256, 13, 13), (256, 13, 13), (256, 6, 6)]
+    assert [net.nodes[f"classifier.{n}"].shape for n in ("fc6", "fc7", "fc8")] == [(4096,), (4096,), (1000,)]
+    assert net.nodes["features.conv1"].params == 96 * 3 * 7 * 7 + 96
+
+
+@pytest.mark.parametrize(("depth", "paper"), [(20, 0.27e6), (32, 0.46e6), (44, 0.66e6), (56, 0.85e6), (110, 1.7e6)])
+def test_resnet_cifar_parameters_are_the_papers_table_6(depth, paper):
+    net = archspec.load(SPECS / "resnet_cifar.yaml", depth=depth)
+    assert round(net.total_params, -4 if depth < 110 else -5) == paper
+    n = (depth - 2) // 6
+    assert [net.shape(f"layer{s}") for s in (1, 2, 3)] == [(16, 32, 32), (32, 16, 16), (64, 8, 8)]
+    assert len([p for p in net.nodes if p.endswith(".add")]) == 3 * n
+    # option A: the shortcuts are parameter-free, so every parameter is a conv, a BN or the classifier
+    assert {net.nodes[p].op for p in net.nodes if ".downsample." in p} == {"subsample2d", "pad_channels"}
+
+
+def test_resnet_cifar_rejects_other_depths():
+    result = archspec.analyze(SPECS / "resnet_cifar.yaml", {"depth": 21})
+    assert [d.code for d in result.errors] == ["AS204"]
+    assert "6n + 2" in result.errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("depth", "bottleneck", "paper"), [(164, True, 1.7e6), (1001, True, 10.2e6), (110, False, 1.7e6)]
+)
+def test_preact_resnet_parameters_are_the_papers(depth, bottleneck, paper):
+    """He et al. 2016, Tables 2-3. The paper's figures count convolution and linear weights;
+    with batch norm's scale and shift the totals are within 2%."""
+    net = archspec.load(SPECS / "preact_resnet.yaml", depth=depth, bottleneck=bottleneck)
+    weights = net.total_params - sum(n.params for n in net.nodes.values() if n.op == "batchnorm2d")
+    assert round(weights, -5) == paper
+    assert abs(net.total_params - paper) <= 0.02 * paper
+    convs = [n for n in net.nodes.values() if n.op == "conv2d" and not n.path.endswith("shortcut")]
+    assert len(convs) + 1 == depth  # the depth counts convolutions on the main path and the classifier
+    assert net.output_shapes == {"fc": (10,)}
+
+
+def test_preact_blocks_add_without_a_following_activation():
+    net = archspec.load(SPECS / "preact_resnet.yaml")
+    after_add = {net.graph.node(p).inputs[0] for p in net.nodes if p.endswith(".bn1")}
+    assert all(p.endswith(".add") or p == "conv1" for p in after_add)  # identity mapping: add feeds the next BN
+
+
+def test_stochastic_depth_survival_decays_linearly_to_one_half():
+    net = archspec.load(SPECS / "stochastic_depth.yaml")
+    drops = [net.nodes[p] for p in net.nodes if p.endswith(".drop_path")]
+    assert len(drops) == 54
+    # Huang et al.: p_l = 1 - l / L * (1 - p_L), p_L = 0.5
+    ps = [net.graph.node(n.path).op.p for n in drops]
+    assert ps == pytest.approx([(k + 1) / 54 * 0.5 for k in range(54)])
+    assert round(net.total_params, -5) == 1.7e6
+    assert net.total_params == archspec.load(SPECS / "resnet_cifar.yaml", depth=110).total_params
+
+
+def test_highway_layer_is_gated_and_the_size_of_a_71_unit_plain_layer():
+    """Srivastava et al. 2015, section 4.1: 50-unit highway layers have about as many parameters
+    (~5,000) as 71-unit plain layers."""
+    net = archspec.load(SPECS / "highway.yaml")
+    layer = sum(n.params for p, n in net.nodes.items() if p.startswith("highway1."))
+    assert layer == 2 * (50 * 50 + 50) and abs(layer - (71 * 71 + 71)) < 0.01 * layer
+    assert len([p for p in net.nodes if p.endswith(".out")]) == 9  # depth 10: a plain layer, 9 highway layers
+    gate = net.graph.node("highway1.gate").op
+    assert gate.bias_init == -2.0
+    carry = net.graph.node("highway1.carry").op
+    assert (carry.factor, carry.offset) == (-1.0, 1.0)
+    assert net.output_shapes == {"probs": (10,)}
+
+
+def test_se_resnet50_adds_the_papers_squeeze_excitation_parameters(torchvision_reference):
+    """Hu et al. 2018: SE adds 2 / r * sum_s N_s * C_s^2 weights (r = 16), plus biases; Table 2: 28.1M."""
+    net = archspec.load(SPECS / "se_resnet50.yaml")
+    blocks, channels = [3, 4, 6, 3], [256, 512, 1024, 2048]
+    weights = 2 * sum(n * c * c for n, c in zip(blocks, channels)) // 16
+    biases = sum(n * (c // 16 + c) for n, c in zip(blocks, channels))
+    assert net.total_params == torchvision_reference["resnet50"]["params"] + weights + biases
+    assert round(net.total_params, -5) == 28.1e6
+    assert net.nodes["layer4.2.se.excite"].shape == (2048, 7, 7)
+    assert net.nodes["layer4.2.se.gate"].shape == (2048, 1, 1)
+    assert abs(net.total_macs - torchvision_reference["resnet50"]["macs"]) < 0.002 * net.total_macs  # ~free
+
+
+def test_unet_sizes_are_the_papers_figure_1():
+    """572x572 in, 388x388 out with unpadded convolutions and cropped skips."""
+    net = archspec.load(SPECS / "unet.yaml", padding=0)
+    assert [net.shape(n) for n in ("inc", "down1", "down2", "down3", "down4")] == [
+        (64, 568, 568),
+        (128, 280, 280),
+        (256, 136, 136),
+        (512, 64, 64),
+        (1024, 28, 28),
+    ]
+    assert [net.nodes[f"up{i}.crop"].shape for i in (1, 2, 3, 4)] == [
+        (512, 56, 56),
+        (256, 104, 104),
+        (128, 200, 200),
+        (64, 392, 392),
+    ]
+    assert [net.shape(f"up{i}") for i in (1, 2, 3, 4)] == [
+        (512, 52, 52),
+        (256, 100, 100),
+        (128, 196, 196),
+        (64, 388, 388),
+    ]
+    assert net.output_shapes == {"outc": (2, 388, 388)}
+    padded = archspec.load(SPECS / "unet.yaml")
+    assert padded.output_shapes == {"outc": (2, 256, 256)} and "up1.crop" not in padded.nodes
+    assert padded.total_params == net.total_params == 31_030_658
+
+
+def test_unet_concat_fails_on_sizes_not_divisible_by_16():
+    result = archspec.analyze(SPECS / "unet.yaml", {"image_size": 200})
+    assert [(d.code, d.node) for d in result.errors] == [("AS502", "up1.cat")]
+
+
+def test_lesion_variant_removes_one_block_and_keeps_every_other_name():
+    full = archspec.load(SPECS / "resnet_cifar.yaml", depth=110)
+    lesion = archspec.load(SPECS / "resnet110_lesion.yaml")
+    removed = {p for p in full.nodes if p.startswith("layer2.5.")}
+    assert removed and set(lesion.nodes) == set(full.nodes) - removed
+    assert lesion.graph.node("layer2.6.conv1").inputs == ("layer2.4.relu2",)
+    assert full.total_params - lesion.total_params == sum(full.nodes[p].params for p in removed)
+    bad = archspec.analyze(
+        "<lesion>", text=f"extends: {SPECS / 'resnet_cifar.yaml'}\nparams: {{depth: 110}}\nremove: [layer3.0]\n"
+    )
+    assert [d.code for d in bad.errors] == ["AS501"]  # a downsampling block cannot be removed
+
+
+def test_torchvision_metadata_names_exactly_the_reference_models():
+    from archspec.load import read_spec_file
+
+    declared = {p.stem: read_spec_file(p).get("torchvision") for p in SPECS.glob("*.yaml")}
+    assert {k: v for k, v in declared.items() if v} == {spec: spec for spec, _ in TORCHVISION.values()}
+    assert all(read_spec_file(p).get("paper") for p in SPECS.glob("*.yaml"))
+
+
+def test_lesion_sweep_from_text_as_docs_zoo_shows(monkeypatch):
+    monkeypatch.chdir(SPECS.parent)
+    doc = (SPECS.parent / "docs" / "zoo.md").read_text()
+    assert "for block in range(1, 18):" in doc
+    assert 'spec = f"extends: specs/resnet_cifar.yaml\\nparams: {{depth: 110}}\\nremove: [layer2.{block}]\\n"' in doc
+    for block in (1, 17):
+        spec = f"extends: specs/resnet_cifar.yaml\nparams: {{depth: 110}}\nremove: [layer2.{block}]\n"
+        net = archspec.load(spec)
+        assert f"layer2.{block}.conv1" not in net.nodes and "layer2.2.conv1" in net.nodes

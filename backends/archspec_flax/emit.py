@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from archspec.codegen import scale_expr
 from archspec.ops import OPS, Op, pair, window_out
 
 # NCHW axis (batch = 0) -> NHWC axis, for image tensors
@@ -34,6 +35,8 @@ def _tuple(p) -> str:
 
 
 def _bias_init(op, fan_in: int) -> str:
+    if not isinstance(op.bias_init, str):
+        return f"nnx.initializers.constant({float(op.bias_init)!r})"
     if op.bias_init == "zeros" or op.init == "zeros":
         return "nnx.initializers.zeros"
     return f"torch_default_bias({fan_in})"  # PyTorch's U(+-1/sqrt(fan_in))
@@ -54,6 +57,23 @@ def conv2d(op, shape):
     if op.bias:
         kw_.append(f"bias_init={_bias_init(op, shape[0] // op.groups * kh * kw)}")
     return f"nnx.Conv({', '.join(args + kw_)}, rngs=rngs)"
+
+
+def conv_transpose2d(op, shape):
+    k = pair(op.kernel)
+    kw_ = [
+        f"strides={_tuple(pair(op.stride))}",
+        f"padding={_tuple(pair(op.padding))}",
+        f"output_padding={_tuple(pair(op.output_padding))}",
+    ]
+    if pair(op.dilation) != (1, 1):
+        kw_.append(f"dilation={_tuple(pair(op.dilation))}")
+    if not op.bias:
+        kw_.append("use_bias=False")
+    kw_.append(f"kernel_init={INITS[op.init]}")
+    if op.bias:  # PyTorch's fan_in of a transposed conv is out_channels * kh * kw
+        kw_.append(f"bias_init={_bias_init(op, op.channels * k[0] * k[1])}")
+    return f"ConvTranspose2d({shape[0]}, {op.channels}, {_tuple(k)}, {', '.join(kw_)}, rngs=rngs)"
 
 
 def linear(op, shape):
@@ -83,6 +103,7 @@ MODULES.update(
         "conv2d": conv2d,
         "linear": linear,
         "batchnorm2d": batchnorm2d,
+        "conv_transpose2d": conv_transpose2d,
         "dropout": lambda op, s: f"nnx.Dropout({op.p!r}, rngs=rngs)",
         "stochastic_depth": lambda op, s: f"StochasticDepth({op.p!r}, {op.mode!r}, rngs=rngs)",
     }
@@ -154,6 +175,12 @@ CALLS: dict[str, Callable] = {
         f"local_response_norm({a[0]}, {op.size}, {op.alpha!r}, {op.beta!r}, {op.k!r})"
     ),
     "zero_pad2d": lambda op, m, a, s: f"zero_pad2d({a[0]}, {_padding(op)!r})",
+    "conv_transpose2d": lambda op, m, a, s: f"{m}({a[0]})",
+    "upsample": lambda op, m, a, s: f"upsample({a[0]}, {op.scale}, {op.mode!r})",
+    "pad_channels": lambda op, m, a, s: f"jnp.pad({a[0]}, ((0, 0), (0, 0), (0, 0), {op.split(s[0])!r}))",
+    "subsample2d": lambda op, m, a, s: "{}[:, ::{}, ::{}]".format(a[0], *pair(op.stride)),
+    "center_crop": lambda op, m, a, s: f"center_crop({a[0]}, {a[1]})",
+    "scale": lambda op, m, a, s: scale_expr(op, a[0]),
     "add": lambda op, m, a, s: " + ".join(a),
     "multiply": lambda op, m, a, s: " * ".join(a),
     "concat": lambda op, m, a, s: f"jnp.concatenate([{', '.join(a)}], axis={axis(op.axis, len(s) + 1)})",
@@ -168,6 +195,9 @@ HELPER_USES = {
     "zero_pad2d": {"zero_pad2d"},
     "BatchNorm2d": {"batchnorm2d"},
     "StochasticDepth": {"stochastic_depth"},
+    "ConvTranspose2d": {"conv_transpose2d"},
+    "upsample": {"upsample"},
+    "center_crop": {"center_crop"},
 }
 
 assert set(CALLS) == set(OPS), "every registered op needs a Flax emitter"

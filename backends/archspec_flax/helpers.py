@@ -78,6 +78,43 @@ def zero_pad2d(x: jax.Array, padding) -> jax.Array:
     config = ((0, 0, 0), (top, bottom, 0), (left, right, 0), (0, 0, 0))
     return jax.lax.pad(x, jnp.zeros((), x.dtype), config)
 ''',
+    "upsample": '''
+
+def upsample(x: jax.Array, scale: int, mode: str) -> jax.Array:
+    """PyTorch's Upsample on NHWC: nearest repeats pixels; bilinear uses half-pixel centres."""
+    if mode == "nearest":
+        return jnp.repeat(jnp.repeat(x, scale, axis=1), scale, axis=2)
+    n, h, w, c = x.shape
+    return jax.image.resize(x, (n, h * scale, w * scale, c), "bilinear")
+''',
+    "center_crop": '''
+
+def center_crop(x: jax.Array, like: jax.Array) -> jax.Array:
+    """Crops x's height and width, centred, to like's; an odd excess is left at the bottom/right."""
+    top, left = (x.shape[1] - like.shape[1]) // 2, (x.shape[2] - like.shape[2]) // 2
+    return x[:, top : top + like.shape[1], left : left + like.shape[2]]
+''',
+    "ConvTranspose2d": '''
+
+class ConvTranspose2d(nnx.Module):
+    """PyTorch's ConvTranspose2d on NHWC. The kernel is (kh, kw, out, in): PyTorch's (in, out, kh, kw)
+    laid out as a convolution's, so weights transfer like a conv's. Computed as the gradient of a
+    convolution: the input dilated by the stride, the kernel flipped, padding d * (k - 1) - p."""
+
+    def __init__(self, in_features: int, out_features: int, kernel_size, *, strides, padding, output_padding,
+                 dilation=(1, 1), use_bias: bool = True, kernel_init, bias_init=None, rngs: nnx.Rngs) -> None:
+        self.strides, self.dilation = tuple(strides), tuple(dilation)
+        self.pads = tuple((d * (k - 1) - p, d * (k - 1) - p + o)
+                          for k, p, o, d in zip(kernel_size, padding, output_padding, dilation))
+        self.kernel = nnx.Param(kernel_init(rngs.params(), (*kernel_size, out_features, in_features)))
+        self.bias = nnx.Param(bias_init(rngs.params(), (out_features,))) if use_bias else None
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        kernel = jnp.flip(self.kernel[...], (0, 1)).swapaxes(2, 3)
+        y = jax.lax.conv_general_dilated(x, kernel, (1, 1), self.pads, lhs_dilation=self.strides,
+                                         rhs_dilation=self.dilation, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return y if self.bias is None else y + self.bias[...]
+''',
     "BatchNorm2d": '''
 
 class BatchNorm2d(nnx.Module):

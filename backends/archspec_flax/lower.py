@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from flax import nnx
 '''
 
+WEIGHTED = ("conv2d", "conv_transpose2d", "linear")
 _TAKEN = {"jax", "jnp", "nnx", "Block", *HELPERS, *INIT_CONSTANTS, "torch_default_bias"}
 
 
@@ -54,12 +55,12 @@ def emit(net: Network) -> str:
             name=graph.name, version=__version__, file=graph.file, io=io, params=net.total_params, macs=net.total_macs
         )
     ]
-    inits = {INITS[n.op.init] for n in graph.nodes if n.op.name in ("conv2d", "linear")}
+    inits = {INITS[n.op.init] for n in graph.nodes if n.op.name in WEIGHTED}
     constants = [INIT_CONSTANTS[c] for c in INIT_CONSTANTS if c in inits]
     if constants:
         parts.append("\n" + "\n".join(constants) + "\n")
     if any(
-        n.op.name in ("conv2d", "linear") and n.op.bias and n.op.bias_init == "default" and n.op.init != "zeros"
+        n.op.name in WEIGHTED and n.op.bias and n.op.bias_init == "default" and n.op.init != "zeros"
         for n in graph.nodes
     ):
         parts.append(TORCH_DEFAULT_BIAS)
@@ -72,7 +73,7 @@ def emit(net: Network) -> str:
         return CALLS[node.op.name](node.op, access(node.path), args, _in_shape(net, node))
 
     args, body = forward_body(net, call, nhwc, "not self.deterministic", taken=_TAKEN)
-    cls = class_name(graph.name)
+    cls = class_name(graph.name, _TAKEN)
     out = [
         f"\n\nclass {cls}(nnx.Module):",
         f'    """{graph.name}, from {graph.file}. NHWC in and out."""',

@@ -60,9 +60,9 @@ def import_state(module, state: dict[str, np.ndarray]) -> None:
         raise ValueError(f"parameters differ: missing {missing[:5]}, unexpected {unexpected[:5]}")
     for key, (path, var) in targets.items():
         value = _from_canonical(path[-1], np.asarray(state[key]))
-        if tuple(value.shape) != tuple(var.value.shape):
+        if tuple(value.shape) != tuple(var.get_value().shape):
             raise ValueError(
                 f"'{key}' has shape {tuple(state[key].shape)} in the source but the destination "
-                f"expects {tuple(_to_canonical(path[-1], np.asarray(var.value)).shape)}"
+                f"expects {tuple(_to_canonical(path[-1], np.asarray(var.get_value())).shape)}"
             )
         var.set_value(jnp.array(value, dtype=var.get_value().dtype, copy=True))

@@ -1,13 +1,14 @@
 """Per-op PyTorch emitters: the constructor of each op's module and its forward expression.
 
 `MODULES[op](op, in_shape)` returns constructor source (or None when the op is a plain
-expression in forward); `CALLS[op](op, module, args)` returns the forward expression.
+expression in forward); `CALLS[op](op, module, args, in_shape)` returns the forward expression.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from archspec.codegen import scale_expr
 from archspec.ops import OPS, Op, pair
 
 
@@ -49,6 +50,24 @@ def conv2d(op, shape):
         opts.pop("padding", None)
     k = pair(op.kernel)
     return f"nn.Conv2d({_args(shape[0], op.channels, k[0] if k[0] == k[1] else k, **opts)})"
+
+
+def conv_transpose2d(op, shape):
+    opts = _opt(
+        op,
+        stride=("stride", (1, 1)),
+        padding=("padding", (0, 0)),
+        output_padding=("output_padding", (0, 0)),
+        dilation=("dilation", (1, 1)),
+        bias=("bias", True),
+    )
+    k = pair(op.kernel)
+    return f"nn.ConvTranspose2d({_args(shape[0], op.channels, k[0] if k[0] == k[1] else k, **opts)})"
+
+
+def _subsample(op, x: str) -> str:
+    s = pair(op.stride)
+    return f"{x}[:, :, ::{s[0]}, ::{s[1]}]"
 
 
 def batchnorm2d(op, shape):
@@ -102,6 +121,16 @@ MODULES: dict[str, Callable[[Op, tuple], str | None]] = {
     ),
     "zero_pad2d": lambda op, s: f"nn.ZeroPad2d({_lit(op.padding) if isinstance(op.padding, int) else op.padding!r})",
     "stochastic_depth": lambda op, s: f"StochasticDepth({op.p!r}, {op.mode!r})",
+    "conv_transpose2d": conv_transpose2d,
+    "upsample": lambda op, s: (
+        f"nn.Upsample(scale_factor={op.scale})"
+        if op.mode == "nearest"
+        else f'nn.Upsample(scale_factor={op.scale}, mode="bilinear")'
+    ),
+    "pad_channels": lambda op, s: None,
+    "subsample2d": lambda op, s: None,
+    "center_crop": lambda op, s: None,
+    "scale": lambda op, s: None,
     "flatten": lambda op, s: None,
     "global_avgpool2d": lambda op, s: None,
     "add": lambda op, s: None,
@@ -110,25 +139,38 @@ MODULES: dict[str, Callable[[Op, tuple], str | None]] = {
 }
 
 
-def _call(op, module, args):
+def _call(op, module, args, shape):
     return f"{module}({args[0]})"
 
 
-CALLS: dict[str, Callable[[Op, str, list[str]], str]] = {name: _call for name, m in MODULES.items()}
+CALLS: dict[str, Callable[[Op, str, list[str], tuple], str]] = {name: _call for name, m in MODULES.items()}
 CALLS.update(
     {
-        "flatten": lambda op, m, a: f"torch.flatten({a[0]}, 1)",
-        "global_avgpool2d": lambda op, m, a: (
+        "flatten": lambda op, m, a, s: f"torch.flatten({a[0]}, 1)",
+        "global_avgpool2d": lambda op, m, a, s: (
             f"{a[0]}.mean((2, 3), keepdim=True)" if op.keepdims else f"{a[0]}.mean((2, 3))"
         ),
-        "add": lambda op, m, a: " + ".join(a),
-        "multiply": lambda op, m, a: " * ".join(a),
-        "concat": lambda op, m, a: f"torch.cat([{', '.join(a)}], {op.axis})",
+        "add": lambda op, m, a, s: " + ".join(a),
+        "multiply": lambda op, m, a, s: " * ".join(a),
+        "concat": lambda op, m, a, s: f"torch.cat([{', '.join(a)}], {op.axis})",
+        "pad_channels": lambda op, m, a, s: (
+            f"nn.functional.pad({a[0]}, (0, 0, 0, 0, {', '.join(map(str, op.split(s[0])))}))"
+        ),
+        "subsample2d": lambda op, m, a, s: _subsample(op, a[0]),
+        "center_crop": lambda op, m, a, s: f"center_crop({a[0]}, {a[1]})",
+        "scale": lambda op, m, a, s: scale_expr(op, a[0]),
     }
 )
 
 # Helpers emitted into the generated file only when an op needs them.
 HELPERS = {
+    "center_crop": '''
+
+def center_crop(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Crops x's height and width, centred, to like's; an odd excess is left at the bottom/right."""
+    top, left = (x.shape[2] - like.shape[2]) // 2, (x.shape[3] - like.shape[3]) // 2
+    return x[:, :, top : top + like.shape[2], left : left + like.shape[3]]
+''',
     "stochastic_depth": '''
 
 class StochasticDepth(nn.Module):

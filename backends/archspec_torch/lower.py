@@ -48,8 +48,8 @@ INITS = {
     "xavier_uniform": "nn.init.xavier_uniform_({})",
     "zeros": "nn.init.zeros_({})",
 }
-TORCH_CLASS = {"conv2d": "nn.Conv2d", "linear": "nn.Linear"}
-_TAKEN = {"torch", "nn", "Block", "StochasticDepth"}  # names the generated file defines
+TORCH_CLASS = {"conv2d": "nn.Conv2d", "conv_transpose2d": "nn.ConvTranspose2d", "linear": "nn.Linear"}
+_TAKEN = {"torch", "nn", "Block", "StochasticDepth", "center_crop"}  # names the generated file defines
 
 
 # Ops whose backward does not need their own output, so a consumer may overwrite it in place.
@@ -104,6 +104,10 @@ def _in_shape(net: Network, node) -> tuple:
     return net.shape(node.inputs[0]) if node.inputs else ()
 
 
+def _bias_line(target: str, init: str | float) -> str:
+    return f"nn.init.zeros_({target})" if init == "zeros" else f"nn.init.constant_({target}, {float(init)!r})"
+
+
 def _init_lines(net: Network) -> list[str]:
     lines: list[str] = []
     by_class: dict[str, list] = {}
@@ -119,22 +123,22 @@ def _init_lines(net: Network) -> list[str]:
             if weight != "default":
                 lines.append("        " + INITS[weight].format("m.weight"))
             if bias != "default":
-                lines.append("        nn.init.zeros_(m.bias)")
+                lines.append("        " + _bias_line("m.bias", bias))
             continue
         for n in nodes:
             if n.op.init != "default":
                 lines.append(INITS[n.op.init].format(access(n.path) + ".weight"))
             if n.op.bias and n.op.bias_init != "default":
-                lines.append(f"nn.init.zeros_({access(n.path)}.bias)")
+                lines.append(_bias_line(f"{access(n.path)}.bias", n.op.bias_init))
     for node in net.graph.nodes:
         if node.op.name == "batchnorm2d" and node.op.affine and node.op.init == "zeros":
             lines.append(f"nn.init.zeros_({access(node.path)}.weight)")
     return lines
 
 
-def _call(inplace: set[str]):
+def _call(net: Network, inplace: set[str]):
     def call(node, args: list[str]) -> str:
-        expr = CALLS[node.op.name](node.op, access(node.path), args)
+        expr = CALLS[node.op.name](node.op, access(node.path), args, _in_shape(net, node))
         if node.path in inplace and node.op.name == "add":
             expr = expr.replace(" + ", " += ", 1)  # out += identity
         return expr
@@ -144,7 +148,7 @@ def _call(inplace: set[str]):
 
 def emit(net: Network) -> str:
     graph = net.graph
-    cls = class_name(graph.name)
+    cls = class_name(graph.name, _TAKEN)
     io = "\n".join(
         [
             *(f"Input {k}: {fmt(v)}." for k, v in graph.inputs.items()),
@@ -181,7 +185,7 @@ def emit(net: Network) -> str:
     tree = module_tree(net, _constructor(net, inplace))
     if any(not t.sequential for t in tree.walk()):
         parts.append(BLOCK)
-    args, body = forward_body(net, _call(inplace), fmt, "self.training", taken=_TAKEN)
+    args, body = forward_body(net, _call(net, inplace), fmt, "self.training", taken=_TAKEN)
     init = _init_lines(net)
     out = [
         f"\n\nclass {cls}(nn.Module):",

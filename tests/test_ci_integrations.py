@@ -1,0 +1,153 @@
+"""CI integrations: SARIF output, --changed-since, the pre-commit hook and the GitHub action."""
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT
+
+GOOD = "inputs: {x: [3, 8, 8]}\nnodes:\n  - {name: conv, op: conv2d, channels: 4, kernel: 3, padding: 1}\n"
+BAD = "inputs: {x: [3, 8, 8]}\nnodes:\n  - {name: conv, op: conv2d, channels: 4, kernel: 9}\n"
+BLOCK = "blocks:\n  unit:\n    nodes:\n      - {name: conv, op: conv2d, channels: 4, kernel: 3, padding: 1}\n"
+USER = "imports: [{from: blocks/lib.yaml}]\ninputs: {x: [3, 8, 8]}\nnodes:\n  - {name: a, block: unit}\n"
+
+needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t"}
+    env["GIT_COMMITTER_EMAIL"] = "t@t"
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=env).stdout
+
+
+def sample_repo(root: Path) -> str:
+    """specs/ with a network, a block library and a network that imports it; returns the first commit."""
+    (root / "specs" / "blocks").mkdir(parents=True)
+    (root / "specs" / "good.yaml").write_text(GOOD)
+    (root / "specs" / "blocks" / "lib.yaml").write_text(BLOCK)
+    (root / "specs" / "user.yaml").write_text(USER)
+    (root / "README.md").write_text("sample\n")
+    git(root, "init", "-q")
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "one")
+    return git(root, "rev-parse", "HEAD").strip()
+
+
+def test_sarif_report(run, write):
+    bad = write("specs/bad.yaml", BAD)
+    code, out, _ = run("check", str(bad), "--format", "sarif")
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["version"] == "2.1.0"
+    (run_,) = doc["runs"]
+    assert run_["tool"]["driver"]["name"] == "archspec"
+    assert [r["id"] for r in run_["tool"]["driver"]["rules"]] == ["AS504"]
+    (result,) = run_["results"]
+    assert result["ruleId"] == "AS504" and result["level"] == "error" and result["ruleIndex"] == 0
+    assert result["message"]["text"].startswith("conv2d kernel 9 is larger than the padded input height 8")
+    assert "\nhint: " in result["message"]["text"]
+    loc = result["locations"][0]
+    assert loc["physicalLocation"]["region"] == {"startLine": 3, "startColumn": 5}
+    assert loc["physicalLocation"]["artifactLocation"]["uri"].endswith("specs/bad.yaml")
+    assert loc["logicalLocations"] == [{"fullyQualifiedName": "conv", "kind": "member"}]
+
+
+def test_sarif_to_a_file_keeps_the_summary_on_stdout(run, write, tmp_path):
+    good = write("good.yaml", GOOD)
+    target = tmp_path / "out.sarif"
+    code, out, _ = run("check", str(good), "--format", "sarif", "-o", str(target))
+    assert code == 0 and out.startswith("checked 1 file: 1 valid")
+    assert json.loads(target.read_text())["runs"][0]["results"] == []
+
+
+@needs_git
+def test_changed_since_checks_changed_specs_and_their_dependents(run, tmp_path, monkeypatch):
+    first = sample_repo(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run("check", "specs", "--changed-since", first)
+    assert code == 0 and out.strip() == "checked 0 files: 0 valid, 0 invalid (0 errors, 0 warnings)"
+    # editing the library re-checks the network that imports it, and the library itself
+    (tmp_path / "specs" / "blocks" / "lib.yaml").write_text(BLOCK.replace("channels: 4", "channels: 6"))
+    code, out, _ = run("check", "specs", "--changed-since", first)
+    assert code == 0
+    assert [line.split(":")[0] for line in out.splitlines()[:-1]] == ["specs/blocks/lib.yaml", "specs/user.yaml"]
+    code, _, err = run("check", "specs", "--changed-since", "no-such-rev")
+    assert code == 2 and "git" in err
+
+
+@needs_git
+def test_github_action_command_line(tmp_path):
+    """Runs the action's own `archspec check` step, as GitHub would, on a pull request that breaks one spec."""
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    step = next(s for s in action["runs"]["steps"] if s.get("name") == "archspec check")
+    first = sample_repo(tmp_path)
+    (tmp_path / "specs" / "good.yaml").write_text(BAD)
+    git(tmp_path, "commit", "-qam", "break it")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "archspec"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m archspec "$@"\n')
+    shim.chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(ROOT),
+        "PATHS": action["inputs"]["paths"]["default"],
+        "CHANGED_SINCE": first,  # what github.event.pull_request.base.sha gives
+        "SARIF": "results.sarif",
+    }
+    proc = subprocess.run(
+        ["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 1, proc.stderr  # the job fails
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("::error file=specs/good.yaml,line=3,col=5,title=AS504 kernel-too-large in conv::")
+    assert lines[-1] == "checked 1 file: 0 valid, 1 invalid (1 error, 0 warnings)"  # user.yaml did not change
+    sarif = json.loads((tmp_path / "results.sarif").read_text())
+    assert [r["ruleId"] for r in sarif["runs"][0]["results"]] == ["AS504"]
+
+
+def snapshot_of_this_checkout(dest: Path) -> str:
+    """This checkout's files (uncommitted ones too) as a fresh repository: what a user's
+    `.pre-commit-config.yaml` would point at. Returns its commit."""
+    files = git(ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
+    for name in filter(None, files):
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    git(dest, "init", "-q")
+    git(dest, "add", ".")
+    git(dest, "commit", "-qm", "snapshot")
+    return git(dest, "rev-parse", "HEAD").strip()
+
+
+@needs_git
+@pytest.mark.skipif(importlib.util.find_spec("pre_commit") is None, reason="pre-commit is not installed")
+def test_pre_commit_hook_on_a_sample_repository(tmp_path):
+    """A sample repository whose .pre-commit-config.yaml uses our archspec-check hook: pre-commit
+    installs archspec into its own environment and runs the hook on the staged specs."""
+    hook_repo, user = tmp_path / "archspec", tmp_path / "user"
+    hook_repo.mkdir(), user.mkdir()
+    rev = snapshot_of_this_checkout(hook_repo)
+    sample_repo(user)
+    config = f"repos:\n  - repo: {hook_repo}\n    rev: {rev}\n    hooks:\n      - id: archspec-check\n"
+    (user / ".pre-commit-config.yaml").write_text(config)
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache"), "PIP_QUIET": "1"}
+
+    def pre_commit(*files: str):
+        cmd = [sys.executable, "-m", "pre_commit", "run", "--files", *files]
+        return subprocess.run(cmd, cwd=user, env=env, capture_output=True, text=True, timeout=600)
+
+    ok = pre_commit("specs/good.yaml", "specs/user.yaml", "README.md")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "archspec check" in ok.stdout and "Passed" in ok.stdout
+    (user / "specs" / "good.yaml").write_text(BAD)
+    bad = pre_commit("specs/good.yaml", "README.md")
+    assert bad.returncode == 1 and "Failed" in bad.stdout
+    assert "specs/good.yaml:3:5: error[AS504] conv: conv2d kernel 9 is larger than the padded input" in bad.stdout
