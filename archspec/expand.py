@@ -190,12 +190,23 @@ def _entries(entries, ctx: _Ctx, loc: Loc, disabled: dict) -> list[TNode]:
         try:
             out.extend(_entry(raw, ctx, where, disabled, len(out)))
         except Fail as f:
-            name = raw.get("name") if isinstance(raw, dict) else None
-            name = name if isinstance(name, str) and not expr.is_expression(name) else None
+            name = _placeholder_name(raw, ctx)
             path = ctx.prefix + (name or str(len(out)))
             ctx.state.diags.extend(d if d.node else d.with_node(path) for d in f.diagnostics)
             out.append(TOp(name, where, ctx.trace, None, None))
     return out
+
+
+def _placeholder_name(raw, ctx: _Ctx) -> str | None:
+    """The name a failed entry would have had, so that nodes reading it are skipped, not
+    reported as reading a missing node."""
+    name = raw.get("name") if isinstance(raw, dict) else None
+    if isinstance(name, str) and expr.is_expression(name):
+        try:
+            name = ctx.ev(name, _loc(raw, "name"))
+        except Fail:
+            return None
+    return name if isinstance(name, str) else None
 
 
 def _check_duplicates(nodes: list[TNode], ctx: _Ctx):
@@ -531,11 +542,20 @@ def _repeat(raw: LocDict, ctx: _Ctx, disabled: dict, position: int) -> list[TNod
         if dissolve:  # an inline group template: its members join the enclosing sequence
             children.extend(_entries(template["nodes"], sub, _loc(template, "nodes"), disabled))
             continue
-        entry = template
-        if raw.get("names") is not None:
-            entry = _derive(template, (), name=sub.ev(raw["names"], _loc(raw, "names")))
-            entry.value_locs["name"] = _loc(raw, "names")
-        children.extend(_entry(entry, sub, raw.loc, {}, position + len(children) if inline else len(children)))
+        pos = position + len(children) if inline else len(children)
+        copy_name = None
+        try:
+            entry = template
+            if raw.get("names") is not None:
+                copy_name = sub.ev(raw["names"], _loc(raw, "names"))
+                entry = _derive(template, (), name=copy_name)
+                entry.value_locs["name"] = _loc(raw, "names")
+            children.extend(_entry(entry, sub, raw.loc, {}, pos))
+        except Fail as f:  # this copy only: the others, and the nodes reading it, carry on (silently)
+            copy_name = copy_name if isinstance(copy_name, str) else None
+            path = sub.prefix + (copy_name or str(pos))
+            ctx.state.diags.extend(d if d.node else d.with_node(path) for d in f.diagnostics)
+            children.append(TOp(copy_name, raw.loc, ctx.trace, None, None))
     if inline:
         if refs and children:
             children[0].refs = children[0].refs or refs

@@ -389,3 +389,15 @@ nodes:
     with pytest.raises(SpecError) as err:
         load(spec.replace("outputs: [main, ", "outputs: [{node: main, training_only: true}, "))
     assert "every output is training-only" in err.value.errors[0].message
+
+
+def test_a_failing_repeat_copy_keeps_its_name_and_its_readers_are_skipped():
+    spec = (
+        "inputs: {x: [3, 8, 8]}\nnodes:\n"
+        "  - {repeat: 4, inline: true, names: 'c${i}', op: conv2d, channels: '${8 if i != 1 else -1}', kernel: 1}\n"
+        "  - repeat: 2\n    inline: true\n    nodes:\n"
+        "      - {name: 'd${i}', op: conv2d, channels: '${8 if i != 0 else -2}', kernel: 1}\n"
+        "  - {name: out, op: add, in: [c3, d1]}\n"
+    )
+    result = archspec.analyze("<spec>", text=spec)
+    assert [(d.code, d.node) for d in result.errors] == [("AS103", "c1"), ("AS103", "d0")]
