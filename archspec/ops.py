@@ -633,12 +633,28 @@ class Concat(Op):
             raise ShapeError(
                 "AS502",
                 f"concat operands differ off axis {self.axis}: {listed}",
-                f"all operands must agree in every dimension but axis {self.axis}; '{bad[0].label}' differs from "
+                _rounding_hint(ins[0], bad[0], axis)
+                or f"all operands must agree in every dimension but axis {self.axis}; '{bad[0].label}' differs from "
                 f"'{ins[0].label}' in {_dims_differing(ins[0].shape, bad[0].shape, axis)} — check the kernel, stride "
                 "and padding on its path",
             )
         total = sum(o.shape[axis - 1] for o in ins)
         return first[: axis - 1] + (total,) + first[axis:]
+
+
+def _rounding_hint(a: Operand, b: Operand, axis: int) -> str | None:
+    """Image operands one pixel apart: a downsampling rounded an odd size down on one path
+    and upsampling could not restore it (U-Net, FPN). The fix is an input size, not a layer."""
+    if axis != 1 or len(a.shape) != 3 or len(b.shape) != 3 or a.shape[1:] == b.shape[1:]:
+        return None
+    if all(abs(x - y) <= 1 for x, y in zip(a.shape[1:], b.shape[1:])):
+        big, small = (a, b) if a.shape[1] + a.shape[2] > b.shape[1] + b.shape[2] else (b, a)
+        return (
+            f"'{small.label}' is one pixel short of '{big.label}': a stride-2 layer rounded an odd size down; "
+            "use input sizes divisible by the network's total stride (`archspec check --sizes` lists them), "
+            f"or crop '{big.label}' to '{small.label}' with center_crop"
+        )
+    return None
 
 
 def _dims_differing(a: Shape, b: Shape, axis: int) -> str:
