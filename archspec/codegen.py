@@ -27,6 +27,25 @@ def class_name(name: str, taken=()) -> str:
     return out + "Model" if out in taken or out in dir(builtins) or keyword.iskeyword(out) else out
 
 
+def io_doc(net: Network, shape: Callable[[tuple], str], method: str, sep: str) -> str:
+    """The module docstring's inputs and outputs, and what `method` returns in training and evaluation."""
+    graph = net.graph
+    io = sep.join(
+        [
+            *(f"Input {k}: {shape(v)}." for k, v in graph.inputs.items()),
+            *(f"Output {k}: {shape(v)}." for k, v in net.output_shapes.items()),
+        ]
+    )
+    if graph.training_outputs:
+        io += (
+            f"\nIn training, {method} returns ({', '.join(graph.outputs)}); "
+            f"in evaluation, ({', '.join(graph.eval_outputs)})."
+        )
+    elif len(graph.outputs) > 1:
+        io += f"\n{method} returns a tuple: ({', '.join(graph.outputs)})."
+    return io
+
+
 class Namespace:
     """Variable names: valid, unique, never shadowing a builtin or a name the file defines."""
 

@@ -64,25 +64,16 @@ def diff(old: Network, new: Network) -> Diff:
 
 
 def _units(net: Network, paths: list[str], other: Network) -> list[Unit]:
-    """Collapse paths into the shortest prefixes all of whose nodes are in `paths`."""
-    chosen = set(paths)
-    total: dict[str, int] = {}
-    for p in net.nodes:
-        for prefix in _prefixes(p):
-            total[prefix] = total.get(prefix, 0) + 1
-    inside: dict[str, int] = {}
+    """Collapse `paths` (the nodes of `net` missing from `other`) into the shortest prefixes that
+    `other` does not have: every node under such a prefix is one of `paths`."""
+    taken = {pre for p in other.nodes for pre in _prefixes(p)}
+    members: dict[str, list[str]] = {}
     for p in paths:
-        for prefix in _prefixes(p):
-            inside[prefix] = inside.get(prefix, 0) + 1
-    units: dict[str, None] = {}
-    for p in paths:
-        unit = next(pre for pre in _prefixes(p) if inside[pre] == total[pre] and not _exists(other, pre))
-        units.setdefault(unit, None)
+        unit = next((pre for pre in _prefixes(p) if pre not in taken), p)
+        members.setdefault(unit, []).append(p)
     out = []
-    for u in units:
-        members = [p for p in net.nodes if p == u or p.startswith(u + ".")]
-        assert set(members) <= chosen
-        infos = [net.nodes[p] for p in members]
+    for u, inside in members.items():
+        infos = [net.nodes[p] for p in inside]
         counts: dict[str, int] = {}
         for i in infos:
             counts[i.op] = counts.get(i.op, 0) + 1
@@ -94,10 +85,6 @@ def _units(net: Network, paths: list[str], other: Network) -> list[Unit]:
 def _prefixes(path: str) -> list[str]:
     parts = path.split(".")
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
-
-
-def _exists(net: Network, prefix: str) -> bool:
-    return any(p == prefix or p.startswith(prefix + ".") for p in net.nodes)
 
 
 def _compare(old: Network, new: Network, path: str) -> Changed:

@@ -55,48 +55,39 @@ def view(net: Network, depth: int | None = None) -> View:
     """Boxes, edges and clusters of `net`, groups below `depth` path components collapsed."""
     graph = net.graph
     unit = {n.path: _unit(n.path, depth) for n in graph.nodes}
+    inside: dict[str, list[str]] = {}
+    for path, u in unit.items():
+        inside.setdefault(u, []).append(path)
     boxes: dict[str, Box] = {}
-    members: dict[str, list] = {}
-    for node in graph.nodes:
-        u = unit[node.path]
-        if u in boxes:
-            continue
-        info = net.nodes[node.path]
-        if u == node.path:
-            boxes[u] = Box(u, u, node.op.name, fmt(info.shape), node.op.name)
+    for u, paths in inside.items():
+        if paths == [u]:
+            node = graph.node(u)
+            boxes[u] = Box(u, u, node.op.name, fmt(net.nodes[u].shape), node.op.name)
         else:
-            inside = [p for p in unit if unit[p] == u]
-            params = sum(net.nodes[p].params for p in inside)
-            detail = f"{len(inside)} nodes, {human(params)} params"
+            detail = f"{len(paths)} nodes, {human(sum(net.nodes[p].params for p in paths))} params"
             boxes[u] = Box(u, u, detail, fmt(net.shape(u)), "group")
+    level = graph.depths()
     edges: dict[tuple, Edge] = {}
-    level: dict[str, int] = {}  # longest path from the inputs: a join's shallower operands skip ahead
-    for node in graph.nodes:
-        level[node.path] = 1 + max((level.get(p, 0) for p in node.inputs), default=0)
     for node in graph.nodes:
         dst = unit[node.path]
-        main = max(node.inputs, key=lambda p: level.get(p, 0), default=None)
+        main = max(node.inputs, key=level.__getitem__, default=None)
         for src_path in node.inputs:
             src = unit.get(src_path, src_path)  # model inputs keep their name
-            if src == dst:
-                continue
-            skip = None
-            if node.op.arity != 1 and src_path != main:
-                skip = _JOIN_KIND.get(node.op.name, "skip")
             key = (src, dst)
-            if key in edges and not edges[key].skip:
-                continue  # a plain connection between two boxes outweighs a shortcut between them
-            edges[key] = Edge(src, dst, skip if key not in edges or skip else None)
+            if src == dst or (key in edges and not edges[key].skip):
+                continue  # inside one box; or a plain connection between two boxes outweighs a shortcut
+            skip = _JOIN_KIND.get(node.op.name, "skip") if node.op.arity != 1 and src_path != main else None
+            edges[key] = Edge(src, dst, skip)
+    clusters: dict[str, list[str]] = {}
     for u in boxes:
         parts = u.split(".")
         for i in range(1, len(parts)):
-            group = ".".join(parts[:i])
-            members.setdefault(group, [])
+            children = clusters.setdefault(".".join(parts[:i]), [])
             child = ".".join(parts[: i + 1])
-            if child not in members[group]:
-                members[group].append(child)
+            if child not in children:
+                children.append(child)
     inputs = tuple((k, fmt(v)) for k, v in graph.inputs.items())
-    return View(graph.name, tuple(boxes.values()), tuple(edges.values()), members, inputs)
+    return View(graph.name, tuple(boxes.values()), tuple(edges.values()), clusters, inputs)
 
 
 def _lines(b: Box) -> list[str]:

@@ -190,11 +190,16 @@ def _entries(entries, ctx: _Ctx, loc: Loc, disabled: dict) -> list[TNode]:
         try:
             out.extend(_entry(raw, ctx, where, disabled, len(out)))
         except Fail as f:
-            name = _placeholder_name(raw, ctx)
-            path = ctx.prefix + (name or str(len(out)))
-            ctx.state.diags.extend(d if d.node else d.with_node(path) for d in f.diagnostics)
-            out.append(TOp(name, where, ctx.trace, None, None))
+            out.append(_placeholder(f, ctx, _placeholder_name(raw, ctx), len(out), where))
     return out
+
+
+def _placeholder(f: Fail, ctx: _Ctx, name: str | None, position: int, loc: Loc) -> TOp:
+    """Record a failed entry's diagnostics at its node path and stand in for it, so the nodes
+    reading it are skipped silently instead of reported as reading a missing node."""
+    path = ctx.prefix + (name or str(position))
+    ctx.state.diags.extend(d if d.node else d.with_node(path) for d in f.diagnostics)
+    return TOp(name, loc, ctx.trace, None, None)
 
 
 def _placeholder_name(raw, ctx: _Ctx) -> str | None:
@@ -551,11 +556,8 @@ def _repeat(raw: LocDict, ctx: _Ctx, disabled: dict, position: int) -> list[TNod
                 entry = _derive(template, (), name=copy_name)
                 entry.value_locs["name"] = _loc(raw, "names")
             children.extend(_entry(entry, sub, raw.loc, {}, pos))
-        except Fail as f:  # this copy only: the others, and the nodes reading it, carry on (silently)
-            copy_name = copy_name if isinstance(copy_name, str) else None
-            path = sub.prefix + (copy_name or str(pos))
-            ctx.state.diags.extend(d if d.node else d.with_node(path) for d in f.diagnostics)
-            children.append(TOp(copy_name, raw.loc, ctx.trace, None, None))
+        except Fail as f:  # this copy only: the others carry on
+            children.append(_placeholder(f, sub, copy_name if isinstance(copy_name, str) else None, pos, raw.loc))
     if inline:
         if refs and children:
             children[0].refs = children[0].refs or refs

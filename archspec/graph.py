@@ -60,6 +60,14 @@ class Graph:
                 needed.update(node.inputs)
         return frozenset(needed & {n.path for n in self.nodes})
 
+    def depths(self) -> dict[str, int]:
+        """Longest path from the inputs (inputs are 0): of a join's operands, the shallower ones
+        are the shortcuts, in messages and in pictures alike."""
+        depth = {name: 0 for name in self.inputs}
+        for node in self.nodes:
+            depth[node.path] = 1 + max((depth.get(p, 0) for p in node.inputs), default=0)
+        return depth
+
     def node(self, path: str) -> Node:
         return self._index[path]
 

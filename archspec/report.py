@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import NamedTuple
 
 from .api import Network, Result
-from .errors import Diagnostic
+from .errors import CODES, Diagnostic
 from .ops import fmt
 
 
@@ -145,7 +146,6 @@ def check_sarif(results: list[Result]) -> str:
     """SARIF 2.1.0 for code-scanning dashboards: one rule per diagnostic code, one result per
     diagnostic, located at the YAML line and column, the node path as its logical location."""
     from . import __version__
-    from .errors import CODES
 
     used = sorted({d.code for r in results for d in r.diagnostics})
     rules = [
@@ -199,8 +199,6 @@ def check_sarif(results: list[Result]) -> str:
 
 def _uri(file: str) -> str:
     """Repository-relative URIs, as code scanning expects, for files under the working directory."""
-    from pathlib import Path
-
     path = Path(file)
     try:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()

@@ -24,12 +24,10 @@ class NodeInfo:
 
 def infer(graph: Graph) -> tuple[dict[str, NodeInfo], list[Diagnostic]]:
     shapes: dict[str, Shape] = dict(graph.inputs)
-    # Longest path from the inputs: of an add's operands, the shallower one is the shortcut.
-    depth = {name: 0 for name in graph.inputs}
+    depth = graph.depths()  # of an add's operands, the shallower one is the shortcut
     info: dict[str, NodeInfo] = {}
     diags: list[Diagnostic] = []
     for node in graph.nodes:
-        depth[node.path] = 1 + max((depth.get(p, 0) for p in node.inputs), default=0)
         if node.op is None or any(p not in shapes for p in node.inputs):
             continue
         operands = [Operand(label, shapes[p], depth[p]) for p, label in zip(node.inputs, node.labels)]

@@ -1,5 +1,7 @@
+import ast
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,17 @@ ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"
 REFERENCE = ROOT.parent / "shared" / "reference" / "torchvision.json"
 UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN") == "1"
+
+
+def imported_names(source: str) -> set[str]:
+    """The modules a source file imports from and the names it imports."""
+    imports = [n for n in ast.walk(ast.parse(source)) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    return {a.name for n in imports for a in n.names} | {n.module for n in imports if isinstance(n, ast.ImportFrom)}
+
+
+def assert_ruff_clean(path: Path) -> None:
+    lint = subprocess.run(["ruff", "check", "--isolated", str(path)], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import SPECS
+from conftest import SPECS, assert_ruff_clean, imported_names
 
 import archspec
 
@@ -70,12 +70,8 @@ def test_acceptance_resnet50_flax_file(tmp_path, run):
     target = tmp_path / "resnet50_flax.py"
     code, _, _ = run("compile", str(SPECS / "resnet50.yaml"), "--backend", "flax", "-o", str(target))
     assert code == 0
-    source = target.read_text()
-    imports = [n for n in ast.walk(ast.parse(source)) if isinstance(n, (ast.Import, ast.ImportFrom))]
-    names = {a.name for n in imports for a in n.names} | {n.module for n in imports if isinstance(n, ast.ImportFrom)}
-    assert names == {"jax", "jax.numpy", "flax", "nnx"}
-    lint = subprocess.run(["ruff", "check", "--isolated", str(target)], capture_output=True, text=True)
-    assert lint.returncode == 0, lint.stdout
+    assert imported_names(target.read_text()) == {"jax", "jax.numpy", "flax", "nnx"}
+    assert_ruff_clean(target)
     script = (
         "import sys, jax, jax.numpy as jnp\nfrom flax import nnx\nimport resnet50_flax\n"
         "m = resnet50_flax.Resnet50(rngs=nnx.Rngs(0))\nm.eval()\n"

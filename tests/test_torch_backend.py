@@ -7,7 +7,7 @@ import sys
 import traceback
 
 import pytest
-from conftest import ROOT, SPECS
+from conftest import ROOT, SPECS, assert_ruff_clean, imported_names
 from test_zoo import TORCHVISION
 
 import archspec
@@ -53,13 +53,8 @@ def test_acceptance_resnet50_compiles_to_a_standalone_ruff_clean_file(tmp_path, 
     target = tmp_path / "resnet50.py"
     code, _, _ = run("compile", str(SPECS / "resnet50.yaml"), "--backend", "torch", "-o", str(target))
     assert code == 0
-    source = target.read_text()
-    imports = [n for n in ast.walk(ast.parse(source)) if isinstance(n, (ast.Import, ast.ImportFrom))]
-    assert {a.name for n in imports for a in n.names} | {
-        n.module for n in imports if isinstance(n, ast.ImportFrom)
-    } == {"torch", "nn"}
-    lint = subprocess.run(["ruff", "check", "--isolated", str(target)], capture_output=True, text=True)
-    assert lint.returncode == 0, lint.stdout
+    assert imported_names(target.read_text()) == {"torch", "nn"}
+    assert_ruff_clean(target)
     script = (
         "import sys, torch, resnet50\n"
         "m = resnet50.Resnet50().eval()\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from archspec import __version__
 from archspec.api import Network
-from archspec.codegen import access, class_name, forward_body, module_tree, render
+from archspec.codegen import access, class_name, forward_body, io_doc, module_tree, render
 
 from .emit import CALLS, HELPER_USES, INITS, MODULES
 from .helpers import BLOCK, HELPERS, INIT_CONSTANTS, TORCH_DEFAULT_BIAS
@@ -37,19 +37,7 @@ def _in_shape(net: Network, node) -> tuple:
 def emit(net: Network) -> str:
     graph = net.graph
     used = {n.op.name for n in graph.nodes}
-    io = " ".join(
-        [
-            *(f"Input {k}: {nhwc(v)}." for k, v in graph.inputs.items()),
-            *(f"Output {k}: {nhwc(v)}." for k, v in net.output_shapes.items()),
-        ]
-    )
-    if graph.training_outputs:
-        io += (
-            f"\nIn training, __call__ returns ({', '.join(graph.outputs)}); "
-            f"in evaluation, ({', '.join(graph.eval_outputs)})."
-        )
-    elif len(graph.outputs) > 1:
-        io += f"\n__call__ returns a tuple: ({', '.join(graph.outputs)})."
+    io = io_doc(net, nhwc, "__call__", " ")
     parts = [
         HEADER.format(
             name=graph.name, version=__version__, file=graph.file, io=io, params=net.total_params, macs=net.total_macs

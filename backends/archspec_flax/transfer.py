@@ -31,20 +31,18 @@ def _key(path) -> str:
     return ".".join(str(p) for p in (*path[:-1], _LEAF[path[-1]]))
 
 
+# kernel rank -> the axes of a Flax kernel in canonical order: (kH, kW, I, O) -> (O, I, kH, kW), (in, out) -> (out, in)
+_TO_CANONICAL = {4: (3, 2, 0, 1), 2: (1, 0)}
+
+
 def _to_canonical(leaf: str, array: np.ndarray) -> np.ndarray:
-    if leaf == "kernel" and array.ndim == 4:
-        return array.transpose(3, 2, 0, 1)
-    if leaf == "kernel" and array.ndim == 2:
-        return array.T
-    return array
+    perm = _TO_CANONICAL.get(array.ndim) if leaf == "kernel" else None
+    return array if perm is None else array.transpose(perm)
 
 
 def _from_canonical(leaf: str, array: np.ndarray) -> np.ndarray:
-    if leaf == "kernel" and array.ndim == 4:
-        return array.transpose(2, 3, 1, 0)
-    if leaf == "kernel" and array.ndim == 2:
-        return array.T
-    return array
+    perm = _TO_CANONICAL.get(array.ndim) if leaf == "kernel" else None
+    return array if perm is None else array.transpose(np.argsort(perm))
 
 
 def export_state(module) -> dict[str, np.ndarray]:

@@ -37,6 +37,12 @@ def _args(*positional, **kwargs) -> str:
     return ", ".join([*(repr(p) for p in positional), *([_kw(**kwargs)] if kwargs else [])])
 
 
+def _size(v):
+    """A size as PyTorch's constructors take it: k for a square, (h, w) otherwise."""
+    p = pair(v)
+    return p[0] if p[0] == p[1] else p
+
+
 def conv2d(op, shape):
     opts = _opt(
         op,
@@ -48,8 +54,7 @@ def conv2d(op, shape):
     )
     if op.padding == "valid":
         opts.pop("padding", None)
-    k = pair(op.kernel)
-    return f"nn.Conv2d({_args(shape[0], op.channels, k[0] if k[0] == k[1] else k, **opts)})"
+    return f"nn.Conv2d({_args(shape[0], op.channels, _size(op.kernel), **opts)})"
 
 
 def conv_transpose2d(op, shape):
@@ -61,8 +66,7 @@ def conv_transpose2d(op, shape):
         dilation=("dilation", (1, 1)),
         bias=("bias", True),
     )
-    k = pair(op.kernel)
-    return f"nn.ConvTranspose2d({_args(shape[0], op.channels, k[0] if k[0] == k[1] else k, **opts)})"
+    return f"nn.ConvTranspose2d({_args(shape[0], op.channels, _size(op.kernel), **opts)})"
 
 
 def _subsample(op, x: str) -> str:
@@ -85,7 +89,7 @@ def _pool(cls: str, op, **defaults) -> str:
     stride = pair(op.stride) if op.stride is not None else k
     if stride != k:
         opts = {"stride": stride, **opts}
-    return f"{cls}({_args(k[0] if k[0] == k[1] else k, **opts)})"
+    return f"{cls}({_args(_size(op.kernel), **opts)})"
 
 
 def maxpool2d(op, shape):
@@ -97,8 +101,7 @@ def avgpool2d(op, shape):
 
 
 def adaptive_avgpool2d(op, shape):
-    s = pair(op.size)
-    return f"nn.AdaptiveAvgPool2d({_lit(s) if s[0] != s[1] else s[0]})"
+    return f"nn.AdaptiveAvgPool2d({_size(op.size)!r})"
 
 
 MODULES: dict[str, Callable[[Op, tuple], str | None]] = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from archspec import __version__
 from archspec.api import Network
-from archspec.codegen import access, class_name, forward_body, module_tree, render
+from archspec.codegen import access, class_name, forward_body, io_doc, module_tree, render
 from archspec.ops import fmt
 
 from .emit import CALLS, HELPERS, MODULES
@@ -149,19 +149,7 @@ def _call(net: Network, inplace: set[str]):
 def emit(net: Network) -> str:
     graph = net.graph
     cls = class_name(graph.name, _TAKEN)
-    io = "\n".join(
-        [
-            *(f"Input {k}: {fmt(v)}." for k, v in graph.inputs.items()),
-            *(f"Output {k}: {fmt(v)}." for k, v in net.output_shapes.items()),
-        ]
-    )
-    if graph.training_outputs:
-        io += (
-            f"\nIn training, forward returns ({', '.join(graph.outputs)}); "
-            f"in evaluation, ({', '.join(graph.eval_outputs)})."
-        )
-    elif len(graph.outputs) > 1:
-        io += f"\nforward returns a tuple: ({', '.join(graph.outputs)})."
+    io = io_doc(net, fmt, "forward", "\n")
     skip_note = (
         "\nLayers whose parameters reset_parameters() sets are created with nn.utils.skip_init,"
         "\nso they are not initialised twice."
