@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -9,7 +10,9 @@ from pathlib import Path
 from .errors import Diagnostic, Fail, Loc, SpecError
 from .expand import Library, expand
 from .graph import Graph, build_graph
+from .hints import graph_hints
 from .ops import Shape
+from .params import Overrides
 from .shapes import NodeInfo, infer
 
 
@@ -87,6 +90,30 @@ class Result:
 
 def analyze(source: str | Path, overrides: Mapping | None = None, *, text: str | None = None) -> Result:
     """Run every stage on one file, collecting all diagnostics; never raises for bad input."""
+    try:
+        return _analyze(source, overrides, text)
+    except Exception as exc:  # noqa: BLE001 - the last guard: a bug becomes one diagnostic, not a traceback
+        return Result(str(source), None, None, (internal_error(exc, str(source)),))
+
+
+ISSUES_URL = "https://github.com/archspec/archspec/issues"
+
+
+def internal_error(exc: BaseException, file: str) -> Diagnostic:
+    """An unexpected exception, reported at the spec it happened on. The fuzz suite asserts
+    that no input reaches this; if one does, the message says where in archspec it failed."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = next((f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames)), "?")
+    detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return Diagnostic(
+        "AS900",
+        f"internal error: {type(exc).__name__}{': ' + detail if detail else ''} (in {where})",
+        Loc(file, 1, 1),
+        hint=f"this is a bug in archspec, not in your spec; please report it with the spec at {ISSUES_URL}",
+    )
+
+
+def _analyze(source: str | Path, overrides: Mapping | None, text: str | None) -> Result:
     file = str(source)
     try:
         tree = expand(source, overrides, text=text)
@@ -104,7 +131,7 @@ def analyze(source: str | Path, overrides: Mapping | None = None, *, text: str |
         return Result(file, None, tree, tuple(tree.diagnostics))
     graph, graph_diags = build_graph(tree)
     nodes, shape_diags = infer(graph)
-    diags = _ordered([*tree.diagnostics, *graph_diags, *shape_diags])
+    diags = _ordered(graph_hints(graph, nodes, [*tree.diagnostics, *graph_diags, *shape_diags]))
     network = Network(graph, nodes, tuple(d for d in diags if d.severity == "warning"))
     return Result(file, network if not any(d.severity == "error" for d in diags) else None, None, tuple(diags))
 
@@ -113,13 +140,13 @@ def _ordered(diags: list[Diagnostic]) -> list[Diagnostic]:
     """One diagnostic per spec position and code: a mistake inside a block repeated 50 times
     is one mistake, reported at its first instance with the others listed."""
     first: dict[tuple, Diagnostic] = {}
-    also: dict[tuple, list[str]] = {}
+    also: dict[tuple, dict[str, None]] = {}  # ordered and unique: each other instance once
     for d in diags:
         key = (d.code, d.loc)
         if key not in first:
-            first[key], also[key] = d, []
+            first[key], also[key] = d, {}
         elif d.node and d.node != first[key].node:
-            also[key].append(d.node)
+            also[key][d.node] = None
     out = [replace(d, also=tuple(also[k])) if also[k] else d for k, d in first.items()]
     return sorted(out, key=lambda d: (d.severity == "warning", d.loc.file, d.loc.line or 0, d.loc.column or 0))
 
@@ -132,12 +159,17 @@ def load(spec: str | Path, **overrides) -> Network:
     """Load, validate and shape-check a spec, from a path or from YAML text.
 
     Keyword arguments override spec parameters (`load("resnet50.yaml", num_classes=10)`).
-    Raises `SpecError` carrying every diagnostic when the spec has errors.
+    Raises `SpecError` carrying every diagnostic when the spec has errors. A zoo name
+    (`load("resnet50")`) loads the packaged spec unless a file of that name exists.
     """
+    from . import zoo
+
+    spec = zoo.resolve(spec)
+    given = Overrides(overrides, origin="<load() arguments>")
     if _is_path(spec):
-        result = analyze(Path(spec), overrides)
+        result = analyze(Path(spec), given)
     else:
-        result = analyze("<string>", overrides, text=str(spec))
+        result = analyze("<string>", given, text=str(spec))
     if result.errors:
         raise SpecError(list(result.diagnostics))
     if result.network is None:

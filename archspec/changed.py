@@ -66,3 +66,39 @@ def _git(cwd: Path, *args: str) -> str:
     if proc.returncode:
         raise GitError(f"git {args[0]} failed: {proc.stderr.strip()}")
     return proc.stdout
+
+
+# Directories never searched for dependents: VCS metadata, caches, virtual environments.
+_SKIP_DIRS = {"node_modules", "__pycache__", "site-packages", "venv"}
+
+
+def _candidates(root: Path):
+    if root.is_file():
+        yield root
+        return
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).parts
+        hidden = any(p.startswith(".") or p in _SKIP_DIRS for p in rel[:-1])
+        if path.suffix in (".yaml", ".yml") and not hidden and path.is_file():
+            yield path
+
+
+def dependents(given: list[Path], roots: list[Path]) -> list[Path]:
+    """The specs under `roots` that extend or import one of `given`, transitively, in path order.
+    Only files that mention `extends` or `imports` are parsed, so scanning a repository is cheap."""
+    wanted = {g.resolve() for g in given}
+    out = []
+    seen: set[Path] = set()
+    for root in roots:
+        for path in _candidates(root):
+            resolved = path.resolve()
+            if resolved in wanted or resolved in seen:
+                continue
+            seen.add(resolved)
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            if ("extends" in text or "imports" in text) and dependencies(path) & wanted:
+                out.append(path)
+    return out

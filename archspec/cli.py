@@ -1,6 +1,7 @@
 """Stage 7 — cli: `archspec check | summary | schema` (and backend commands).
 
-Exit codes: 0 all valid, 1 a spec is invalid, 2 usage error (bad flag, missing file).
+Exit codes: 0 all valid, 1 a spec is invalid, 2 usage error (bad flag, missing file),
+3 internal error (a bug in archspec, reported as one AS900 diagnostic; please report it).
 """
 
 from __future__ import annotations
@@ -15,28 +16,31 @@ from pathlib import Path
 
 import yaml
 
-from . import __version__, report
-from .api import Result, analyze
+from . import __version__, report, zoo
+from .api import Result, analyze, internal_error
 from .errors import Diagnostic, Loc
+from .params import Overrides
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 class UsageError(Exception):
     pass
 
 
-def parse_sets(items: list[str] | None) -> dict:
-    """`--set key=value` (repeatable); the value is read as a YAML scalar or flow list."""
-    out = {}
+def parse_sets(items: list[str] | None) -> Overrides:
+    """`--set key=value` (repeatable); the value is read as a YAML scalar or flow list. Each
+    override remembers its argument, so a mistake is located at `<command line>: --set ...`."""
+    out = Overrides(origin="<command line>")
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"--set expects key=value, got {item!r}")
+            raise UsageError(f"--set expects key=value, got {item[:100]!r}")
         try:
             out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
-        except yaml.YAMLError:
-            raise UsageError(f"--set {key}: cannot read value {value!r}") from None
+        except (yaml.YAMLError, RecursionError, ValueError):  # ValueError: a 5,000-digit number
+            raise UsageError(f"--set {key[:100]}: cannot read value {value[:100]!r}") from None
+        out.texts[key.strip()] = f"--set {item if len(item) <= 100 else item[:97] + '...'}"
     return out
 
 
@@ -49,6 +53,8 @@ def spec_files(paths: list[str]) -> tuple[list[Path], list[Result]]:
             files += sorted(f for f in path.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file())
         elif path.exists():
             files.append(path)
+        elif zoo.find(p) is not None:  # a zoo name; an existing path always wins
+            files.append(zoo.find(p))
         else:
             d = Diagnostic("AS001", f"no such file or directory: {p}", Loc(p), hint="check the path")
             missing.append(Result(p, None, None, (d,)))
@@ -86,6 +92,9 @@ def cmd_check(args) -> int:
             files = changed.affected(files, changed.changed_since(args.changed_since, Path.cwd()))
         except changed.GitError as exc:
             raise UsageError(str(exc)) from None
+    notes = []
+    if args.dependents_in:
+        files, notes = _with_dependents(files, [Path(d) for d in args.dependents_in])
     results = missing + analyze_all(files, overrides)
     render = {
         "text": report.check_text,
@@ -98,10 +107,30 @@ def cmd_check(args) -> int:
         Path(args.output).write_text(text + "\n", encoding="utf-8")
         print(report.check_text(results).splitlines()[-1])
     else:
-        print(text)
+        print("\n".join([*notes, text]) if args.format == "text" else text)
+    if any(d.internal for r in results for d in r.diagnostics):
+        return EXIT_INTERNAL
     if missing:
         return EXIT_USAGE
     return EXIT_OK if all(r.valid for r in results) else EXIT_INVALID
+
+
+def _with_dependents(files: list[Path], roots: list[Path]) -> tuple[list[Path], list[str]]:
+    """`files` and every spec under `roots` that extends or imports one of them, transitively;
+    with one line per given file naming what builds on it."""
+    from . import changed
+
+    for root in roots:
+        if not root.exists():
+            raise UsageError(f"--dependents-in: no such directory: {root}")
+    found = changed.dependents(files, roots)
+    notes = []
+    for f in files:
+        users = [d for d in found if f.resolve() in changed.dependencies(d)]
+        if users:
+            names = ", ".join(str(u) for u in users)
+            notes.append(f"{f}: also checking {len(users)} spec{'s' * (len(users) != 1)} built on it: {names}")
+    return files + found, notes
 
 
 def _check_sizes(args) -> int:
@@ -126,11 +155,13 @@ def _check_sizes(args) -> int:
 
 
 def _one(args) -> tuple[Result, int | None]:
-    path = Path(args.spec)
+    path = Path(zoo.resolve(args.spec))
     if not path.is_file():
         d = Diagnostic("AS001", f"no such spec file: {args.spec}", Loc(args.spec), hint="check the path")
         return Result(args.spec, None, None, (d,)), EXIT_USAGE
     result = analyze(path, parse_sets(args.set))
+    if any(d.internal for d in result.diagnostics):
+        return result, EXIT_INTERNAL
     return result, (None if result.network is not None else EXIT_INVALID)
 
 
@@ -145,10 +176,15 @@ def cmd_summary(args) -> int:
             print(report.check_text([result]))
         return code
     net = result.network
+    if args.depth is not None and args.depth < 1:
+        raise UsageError(f"--depth must be 1 or more, got {args.depth}")
+    if args.batch < 1:
+        raise UsageError(f"--batch must be 1 or more, got {args.batch}")
+    options = {"depth": args.depth, "batch": args.batch, "dtype": args.dtype}
     if args.format == "json":
-        print(json.dumps(report.summary_json(net), indent=2))
+        print(json.dumps(report.summary_json(net, **options), indent=2))
     else:
-        print(report.summary_text(net))
+        print(report.summary_text(net, **options))
         for w in net.warnings:
             print(w.render())
     return EXIT_OK
@@ -192,7 +228,7 @@ def cmd_diff(args) -> int:
             except diff.RevisionError as exc:
                 raise UsageError(str(exc)) from None
         else:
-            old_path, new_path = Path(args.old), Path(args.new)
+            old_path, new_path = Path(zoo.resolve(args.old)), Path(zoo.resolve(args.new))
         results = []
         for path, label in ((old_path, args.old), (new_path, args.new or args.old)):
             if not path.is_file():
@@ -218,17 +254,43 @@ def cmd_graph(args) -> int:
     if code is not None:
         print(report.check_text([result]), file=sys.stderr)
         return code
-    v = draw.view(result.network, args.depth)
-    try:
-        text = {"dot": draw.to_dot, "mermaid": draw.to_mermaid, "svg": draw.to_svg}[args.format](v)
-    except draw.DrawError as exc:
-        raise UsageError(str(exc)) from None
+    if args.format == "mermaid":
+        text, note = draw.fitted_mermaid(result.network, args.depth)
+        if note:
+            print(note, file=sys.stderr)
+    else:
+        v = draw.view(result.network, args.depth)
+        try:
+            text = {"dot": draw.to_dot, "svg": draw.to_svg}[args.format](v)
+        except draw.DrawError as exc:
+            raise UsageError(str(exc)) from None
     if args.output and args.output != "-":
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"wrote {args.output} ({result.network.name}, {args.format})", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def cmd_list(args) -> int:
+    entries = zoo.entries()
+    if args.format == "json":
+        keys = ("name", "paper", "params", "macs", "inputs")
+        print(json.dumps([{k: getattr(e, k) for k in keys} for e in entries], indent=2))
+        return EXIT_OK
+    rows = [("name", "paper", "params", "MACs", "input")]
+    rows += [(e.name, _clip(e.paper, 64), report.human(e.params), report.human(e.macs), e.inputs) for e in entries]
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for r in rows:
+        cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1]), r[2].rjust(widths[2]), r[3].rjust(widths[3]), r[4]]
+        print("  ".join(cells).rstrip())
+    where = zoo.root()
+    print(f"{len(entries)} networks in {where}; use a name anywhere a spec path goes (archspec check resnet50)")
+    return EXIT_OK
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 def cmd_schema(args) -> int:
@@ -270,6 +332,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="check only the specs that differ from git revision REV, or build on a file that does",
     )
     p.add_argument(
+        "--dependents-in",
+        action="append",
+        metavar="DIR",
+        help="also check every spec under DIR that extends or imports a given file, transitively (repeatable)",
+    )
+    p.add_argument(
         "--sizes",
         metavar="START:STOP[:STEP]",
         help="check every square input size in the range (inclusive) and report which are valid",
@@ -280,9 +348,17 @@ def build_parser() -> argparse.ArgumentParser:
     with_set(p)
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("summary", help="per-node shapes, parameters and MACs")
-    p.add_argument("spec", metavar="SPEC")
+    p = sub.add_parser("summary", help="per-node shapes, inputs, parameters, MACs; counts and a memory estimate")
+    p.add_argument("spec", metavar="SPEC", help="a spec file, or a zoo name (archspec list)")
     p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--depth", type=int, metavar="N", help="roll groups deeper than N path components up into one row")
+    p.add_argument("--batch", type=int, default=1, metavar="N", help="batch size of the memory estimate (1)")
+    p.add_argument(
+        "--dtype",
+        choices=["float32", "float16", "bfloat16", "float64"],
+        default="float32",
+        help="element type of the memory estimate (float32)",
+    )
     with_set(p)
     p.set_defaults(func=cmd_summary)
 
@@ -314,6 +390,10 @@ def build_parser() -> argparse.ArgumentParser:
     with_set(p)
     p.set_defaults(func=cmd_graph)
 
+    p = sub.add_parser("list", help="the model zoo: name, paper, parameters, MACs, input")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=cmd_list)
+
     p = sub.add_parser("schema", help="print the JSON Schema of the spec format")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(func=cmd_schema)
@@ -330,3 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except BrokenPipeError:  # `archspec summary x.yaml | head`
         return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - the last guard: a bug is one diagnostic, never a traceback
+        where = getattr(args, "spec", None) or next(iter(getattr(args, "paths", None) or []), "<command line>")
+        print(internal_error(exc, str(where)).render(), file=sys.stderr)
+        return EXIT_INTERNAL

@@ -223,3 +223,33 @@ def to_svg(v: View, timeout: float = 120) -> str:
     if proc.returncode:
         raise DrawError(f"dot failed: {proc.stderr.strip()}")
     return proc.stdout
+
+
+# Mermaid's defaults: a diagram over either limit is not rendered ("Maximum text size in diagram
+# exceeded", "Too many edges"), as in GitHub's Markdown.
+MERMAID_MAX_TEXT = 50_000
+MERMAID_MAX_EDGES = 500
+
+
+def _fits(text: str, v: View) -> bool:
+    return len(text) <= MERMAID_MAX_TEXT and len(v.edges) <= MERMAID_MAX_EDGES
+
+
+def fitted_mermaid(net: Network, depth: int | None) -> tuple[str, str | None]:
+    """Mermaid text and a note for stderr. Without `depth`, a network past Mermaid's default
+    limits is collapsed to the deepest depth that fits; with one, a warning says it will not render."""
+    v = view(net, depth)
+    text = to_mermaid(v)
+    if _fits(text, v):
+        return text, None
+    size = f"{len(text):,} characters, {len(v.edges)} edges"
+    limits = f"Mermaid's defaults are maxTextSize {MERMAID_MAX_TEXT:,} and maxEdges {MERMAID_MAX_EDGES}"
+    if depth is not None:
+        return text, f"warning: at --depth {depth} the diagram has {size}; {limits}, so it will not render"
+    deepest = max(len(n.path.split(".")) for n in net.graph.nodes)
+    for d in range(deepest - 1, 0, -1):
+        small = view(net, d)
+        collapsed = to_mermaid(small)
+        if _fits(collapsed, small):
+            return collapsed, f"note: the full diagram has {size}; {limits}: collapsed to --depth {d}"
+    return text, f"warning: the diagram has {size}; {limits}, so it will not render"

@@ -17,6 +17,7 @@ CODES: dict[str, tuple[str, str]] = {
     "AS005": ("empty-file", "the file holds no document"),
     "AS006": ("not-a-mapping", "the document (or a node entry) is not a mapping"),
     "AS007": ("too-large", "the expanded network passes a size limit"),
+    "AS008": ("unreadable-file", "a spec path names a directory, device, FIFO or unreadable file, or is too long"),
     "AS101": ("unknown-op", "`op` names no registered operation"),
     "AS102": ("unknown-field", "a key the model does not have"),
     "AS103": ("invalid-value", "a value of the wrong type or out of range"),
@@ -28,6 +29,7 @@ CODES: dict[str, tuple[str, str]] = {
     "AS202": ("unknown-param", "an override or argument names no declared parameter"),
     "AS203": ("missing-param", "a block parameter without default was not given"),
     "AS204": ("check-failed", "a `checks:` condition on parameters is false"),
+    "AS205": ("expression-limit", "an expression passes a bound on work, size, nesting or time"),
     "AS301": ("unknown-block", "a block call names no defined block"),
     "AS302": ("recursive-block", "a block that includes itself"),
     "AS303": ("bad-edit", "remove/replace names a path that does not exist"),
@@ -42,6 +44,7 @@ CODES: dict[str, tuple[str, str]] = {
     "AS506": ("bad-rank", "an operation got a tensor of the wrong rank"),
     "AS507": ("bad-shape", "any other shape constraint of an operation"),
     "W001": ("unused-node", "a node whose output nothing consumes"),
+    "AS900": ("internal-error", "archspec itself failed: a bug, never the spec's fault; please report it"),
 }
 
 
@@ -74,6 +77,11 @@ class Diagnostic:
     @property
     def severity(self) -> str:
         return "warning" if self.code.startswith("W") else "error"
+
+    @property
+    def internal(self) -> bool:
+        """An archspec bug reported as a diagnostic; the CLI exits with its own code."""
+        return self.code == "AS900"
 
     @property
     def slug(self) -> str:
@@ -132,6 +140,11 @@ class Fail(Exception):
         super().__init__(diagnostics[0].message if diagnostics else "")
 
 
+class Abort(Fail):
+    """Internal: stops the whole expansion (a size or time limit), where `Fail` stops one unit:
+    carrying on with the next node would only hit the limit again, thousands of times."""
+
+
 def fail(code: str, message: str, loc: Loc, hint: str, node: str | None = None):
     """Abort with a located diagnostic; every user-facing error says how to fix it."""
     raise Fail(Diagnostic(code, message, loc, node=node, hint=hint))
@@ -139,6 +152,9 @@ def fail(code: str, message: str, loc: Loc, hint: str, node: str | None = None):
 
 def did_you_mean(word: str, choices) -> str | None:
     import difflib
+
+    if len(str(word)) > 100:  # nothing is that long; and difflib's cost grows with it
+        return None
 
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None

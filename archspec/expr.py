@@ -3,55 +3,40 @@
 Python's `ast` parses the text; only a whitelisted set of node types is
 evaluated, by this module, over plain values. No attribute access, no
 arbitrary calls, no `eval`: a spec can compute channel counts, never run code.
-Sizes are bounded so `${'a' * 10**9}` fails fast instead of eating memory.
+Every operation checks its operands first and every result is bounded
+(exprlib.py), so `${'a' * 10**9}` fails fast instead of eating memory.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
-import math
 import operator
 import re
 
-MAX_EXPR_LEN = 1000
-MAX_INT_BITS = 256
-MAX_SEQ = 100_000
+from .exprlib import (
+    FUNCTIONS,
+    MAX_EXPR_LEN,
+    MAX_INT_BITS,
+    MAX_SEQ,
+    MAX_SIZE,
+    Budget,
+    ExprError,
+    LimitError,
+    is_int,
+    is_num,
+    is_seq,
+    kind,
+    need,
+    text_of,
+)
+
+__all__ = ["ExprError", "LimitError", "evaluate", "substitute", "is_expression", "FUNCTIONS", "MAX_SEQ"]
 
 FULL = re.compile(r"^\$\{(.*)\}$", re.S)
 PART = re.compile(r"\$\{(.*?)\}", re.S)
 
-
-class ExprError(Exception):
-    """Evaluation failed; the message says what and is shown to the user."""
-
-
-def _int(x=0):
-    if isinstance(x, float) and not math.isfinite(x):
-        raise ExprError(f"int() of {x}")
-    return int(x)
-
-
-FUNCTIONS = {
-    "int": _int,
-    "float": float,
-    "round": round,
-    "min": min,
-    "max": max,
-    "abs": abs,
-    "len": len,
-    "sum": sum,
-    "str": str,
-    "bool": bool,
-    "floor": math.floor,
-    "ceil": math.ceil,
-    "sqrt": math.sqrt,
-    "range": lambda *a: list(range(*a)),
-    "enumerate": lambda seq: [list(p) for p in enumerate(seq)],
-    "zip": lambda *seqs: [list(p) for p in zip(*seqs)],
-}
-
-_BINOPS = {
+_ARITH = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
     ast.Mult: operator.mul,
@@ -60,63 +45,94 @@ _BINOPS = {
     ast.Mod: operator.mod,
     ast.Pow: operator.pow,
 }
-_CMPOPS = {
-    ast.Eq: operator.eq,
-    ast.NotEq: operator.ne,
-    ast.Lt: operator.lt,
-    ast.LtE: operator.le,
-    ast.Gt: operator.gt,
-    ast.GtE: operator.ge,
-    ast.In: lambda a, b: a in b,
-    ast.NotIn: lambda a, b: a not in b,
-}
+_SYMBOL = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**"}
+_ORDER = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge}
 
 
-def _size(value) -> int:
-    return len(value) if isinstance(value, (str, list, tuple)) else 0
+def _binop(op: type, a, b, budget: Budget):
+    """Type-check, bound, then compute one arithmetic operation."""
+    sym = _SYMBOL[op]
+    if is_num(a) and is_num(b):
+        if op is ast.Pow:
+            _check_power(a, b)
+        elif (
+            op is ast.Mult and is_int(a) and is_int(b) and abs(a).bit_length() + abs(b).bit_length() > MAX_INT_BITS + 1
+        ):
+            raise LimitError(f"an integer result has more than {MAX_INT_BITS} bits")
+        try:
+            return _ARITH[op](a, b)
+        except ZeroDivisionError:
+            raise ExprError("division by zero") from None
+        except (OverflowError, ValueError, ArithmeticError) as exc:
+            raise ExprError(f"{sym}: {exc}") from None
+    if op is ast.Add and is_seq(a) and type(a) is type(b):
+        _fits(len(a) + len(b), budget.size(a) + budget.size(b), "joining")
+        return a + b
+    if op is ast.Add and isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        _fits(len(a) + len(b), budget.size(a) + budget.size(b), "joining")
+        return list(a) + list(b)
+    if op is ast.Mult and (is_seq(a) and is_int(b) or is_int(a) and is_seq(b)):
+        seq, n = (a, b) if is_seq(a) else (b, a)
+        n = max(n, 0)
+        _fits(
+            len(seq) * n, budget.size(seq) * n, f"repeating a {'string' if isinstance(seq, str) else 'list'} {n} times"
+        )
+        return seq * n
+    raise ExprError(f"cannot apply {sym} to {kind(a)} and {kind(b)}")
 
 
-def _check_result(value):
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
-        raise ExprError(f"integer result has more than {MAX_INT_BITS} bits")
-    if _size(value) > MAX_SEQ:
-        raise ExprError(f"result is longer than {MAX_SEQ:,} items")
-    return value
+def _fits(length: int, size: int, what: str):
+    if length > MAX_SEQ or size > MAX_SIZE:
+        raise LimitError(f"{what} is too large (more than {MAX_SEQ:,} items, or {MAX_SIZE:,} in all)")
 
 
-def _bounded(visit):
-    """Results that can grow (arithmetic, calls, comprehensions) are checked against the bounds."""
-
-    @functools.wraps(visit)
-    def checked(self, node):
-        return _check_result(visit(self, node))
-
-    return checked
+def _check_power(a, b):
+    if abs(b) > 64:
+        raise LimitError(f"exponent {b} is too large (at most 64)")
+    need(not (a == 0 and b < 0), "division by zero (0 to a negative power)")
+    need(not (a < 0 and isinstance(b, float) and not float(b).is_integer()), "a negative number to a fractional power")
 
 
-_DISPATCH: dict = {}
+def _compare(op: ast.cmpop, a, b, budget: Budget) -> bool:
+    if isinstance(op, (ast.Eq, ast.NotEq)):
+        budget.size(a)
+        budget.size(b)
+        return (a == b) == isinstance(op, ast.Eq)
+    if isinstance(op, (ast.In, ast.NotIn)):
+        if isinstance(b, str):
+            need(isinstance(a, str), f"`in` a string needs a string on the left, not {kind(a)}")
+        elif isinstance(b, dict):
+            need(isinstance(a, str), f"`in` a mapping needs a string key on the left, not {kind(a)}")
+        else:
+            need(isinstance(b, (list, tuple)), f"`in` needs a list or a string on the right, not {kind(b)}")
+            budget.size(b)
+        return (a in b) == isinstance(op, ast.In)
+    fn = _ORDER.get(type(op))
+    need(fn is not None, "'is' comparisons are not allowed; use == or !=")
+    same = (is_num(a) and is_num(b)) or (isinstance(a, str) and isinstance(b, str))
+    need(same, f"cannot order {kind(a)} and {kind(b)}; compare numbers with numbers, strings with strings")
+    return fn(a, b)
 
 
 class _Eval:
-    def __init__(self, names: dict):
+    def __init__(self, names: dict, budget: Budget):
         self.names = names
+        self.budget = budget
+        self.depth = 0
 
     def __call__(self, node):
-        method = _DISPATCH.get(type(node))
+        self.budget.charge()
+        method = getattr(self, "visit_" + type(node).__name__, None)
         if method is None:
-            method = getattr(_Eval, "visit_" + type(node).__name__, None)
-            if method is None:
-                raise ExprError(f"{_describe(node)} is not allowed in a spec expression")
-            _DISPATCH[type(node)] = method
-        return method(self, node)
+            raise ExprError(f"{_describe(node)} is not allowed in a spec expression")
+        return method(node)
 
     def visit_Expression(self, node):
         return self(node.body)
 
     def visit_Constant(self, node):
-        if not isinstance(node.value, (int, float, str, bool, type(None))):
-            raise ExprError(f"constant {node.value!r} is not allowed")
-        return node.value
+        need(isinstance(node.value, (int, float, str, bool, type(None))), f"constant {node.value!r} is not allowed")
+        return self.budget.result(node.value)
 
     def visit_Name(self, node):
         if node.id in self.names:
@@ -127,11 +143,11 @@ class _Eval:
 
         known = sorted(self.names)
         hint = did_you_mean(node.id, known + list(FUNCTIONS))
-        scope = ", ".join(known) if known else "none"
+        scope = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "") if known else "none"
         raise ExprError(f"name '{node.id}' is not defined (in scope: {scope})" + (f"; {hint}" if hint else ""))
 
     def visit_List(self, node):
-        return [self(e) for e in node.elts]
+        return self.budget.result([self(e) for e in node.elts])
 
     visit_Tuple = visit_List
 
@@ -139,58 +155,34 @@ class _Eval:
         value = self(node.operand)
         if isinstance(node.op, ast.Not):
             return not value
-        if isinstance(node.op, ast.USub):
-            return -value
-        if isinstance(node.op, ast.UAdd):
-            return +value
-        raise ExprError("bitwise operators are not allowed")
+        need(not isinstance(node.op, ast.Invert), "bitwise operators are not allowed")
+        sign = "-" if isinstance(node.op, ast.USub) else "+"
+        need(is_num(value), f"cannot apply unary {sign} to {kind(value)}")
+        return -value if sign == "-" else +value
 
-    @_bounded
     def visit_BinOp(self, node):
-        fn = _BINOPS.get(type(node.op))
-        if fn is None:
-            raise ExprError("bitwise and matrix operators are not allowed")
+        need(type(node.op) in _ARITH, "bitwise and matrix operators are not allowed")
         left, right = self(node.left), self(node.right)
-        if isinstance(node.op, ast.Pow) and isinstance(right, (int, float)) and abs(right) > 64:
-            raise ExprError(f"exponent {right} is too large (at most 64)")
-        if isinstance(node.op, ast.Mult):
-            for seq, n in ((left, right), (right, left)):
-                if _size(seq) and isinstance(n, int) and _size(seq) * n > MAX_SEQ:
-                    raise ExprError(f"repeating a sequence {n} times is too large")
-        try:
-            return fn(left, right)
-        except ZeroDivisionError:
-            raise ExprError("division by zero") from None
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise ExprError(str(exc)) from None
+        return self.budget.result(_binop(type(node.op), left, right, self.budget))
 
     def visit_BoolOp(self, node):
-        if isinstance(node.op, ast.And):
-            value = True
-            for v in node.values:
-                value = self(v)
-                if not value:
-                    return value
-            return value
-        value = False
+        stop = not isinstance(node.op, ast.And)  # `and` stops at a false value, `or` at a true one
+        value = stop
         for v in node.values:
             value = self(v)
-            if value:
+            if bool(value) == stop:
                 return value
         return value
 
     def visit_Compare(self, node):
         left = self(node.left)
         for op, comp in zip(node.ops, node.comparators):
-            fn = _CMPOPS.get(type(op))
-            if fn is None:
-                raise ExprError("'is' comparisons are not allowed; use == or !=")
             right = self(comp)
             try:
-                if not fn(left, right):
+                if not _compare(op, left, right, self.budget):
                     return False
-            except TypeError as exc:
-                raise ExprError(str(exc)) from None
+            except TypeError as exc:  # lists of mixed items compared in order
+                raise ExprError(f"cannot compare {kind(left)} and {kind(right)}: {exc}") from None
             left = right
         return True
 
@@ -199,56 +191,71 @@ class _Eval:
 
     def visit_Subscript(self, node):
         value = self(node.value)
-        index = self(node.slice) if not isinstance(node.slice, ast.Slice) else self._slice(node.slice)
-        try:
+        if isinstance(node.slice, ast.Slice):
+            need(is_seq(value), f"cannot slice {kind(value)}; slice a list or a string")
+            parts = [self(p) if p is not None else None for p in (node.slice.lower, node.slice.upper, node.slice.step)]
+            need(all(p is None or is_int(p) for p in parts), "slice bounds must be integers")
+            need(parts[2] != 0, "slice step must not be zero")
+            return value[slice(*parts)]
+        index = self(node.slice)
+        if isinstance(value, dict):
+            need(isinstance(index, str), f"a mapping is indexed by a string key, not {kind(index)}")
+            need(index in value, f"no key {index!r} (keys: {', '.join(map(str, list(value)[:20]))})")
             return value[index]
-        except (IndexError, KeyError, TypeError) as exc:
-            raise ExprError(f"cannot index {value!r} with {index!r}: {exc}") from None
+        need(is_seq(value), f"cannot index {kind(value)}")
+        need(is_int(index), f"a list is indexed by an integer, not {kind(index)}")
+        need(-len(value) <= index < len(value), f"index {index} is out of range for a length of {len(value)}")
+        return value[index]
 
-    def _slice(self, s):
-        return slice(*(self(p) if p is not None else None for p in (s.lower, s.upper, s.step)))
-
-    @_bounded
     def visit_ListComp(self, node):
         """`[expr for name in iterable if cond]`: one generator, plain names as targets."""
-        if len(node.generators) != 1 or node.generators[0].is_async:
-            raise ExprError("only one `for` per comprehension is allowed")
+        need(
+            len(node.generators) == 1 and not node.generators[0].is_async, "only one `for` per comprehension is allowed"
+        )
         gen = node.generators[0]
         targets = gen.target.elts if isinstance(gen.target, ast.Tuple) else [gen.target]
-        if not all(isinstance(t, ast.Name) for t in targets):
-            raise ExprError("comprehension targets must be plain names")
+        need(all(isinstance(t, ast.Name) for t in targets), "comprehension targets must be plain names")
         iterable = self(gen.iter)
-        if not isinstance(iterable, (list, tuple, str)):
-            raise ExprError(f"cannot iterate over {iterable!r}")
-        out = []
+        need(is_seq(iterable), f"cannot iterate over {kind(iterable)}")
+        self.depth += 1
+        need(self.depth <= 8, "comprehensions nest more than 8 deep")
+        out, size = [], 0
         saved = dict(self.names)
         try:
             for item in iterable:
-                values = [item] if len(targets) == 1 else list(item)
-                if len(values) != len(targets):
-                    raise ExprError(f"cannot unpack {item!r} into {len(targets)} names")
+                values = [item] if len(targets) == 1 else item
+                need(
+                    len(targets) == 1 or (isinstance(values, (list, tuple)) and len(values) == len(targets)),
+                    f"cannot unpack {kind(item)} into {len(targets)} names",
+                )
                 self.names.update({t.id: v for t, v in zip(targets, values)})
                 if all(self(cond) for cond in gen.ifs):
-                    out.append(self(node.elt))
+                    value = self(node.elt)
+                    size += self.budget.size(value) + 1
+                    _fits(len(out) + 1, size, "the comprehension")
+                    out.append(value)
         finally:
+            self.depth -= 1
             self.names.clear()
             self.names.update(saved)
         return out
 
-    @_bounded
     def visit_Call(self, node):
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
             name = node.func.id if isinstance(node.func, ast.Name) else _describe(node.func)
             raise ExprError(f"'{name}' cannot be called; allowed functions: {', '.join(FUNCTIONS)}")
-        if node.keywords:
-            raise ExprError("keyword arguments are not allowed in spec expressions")
+        need(not node.keywords, "keyword arguments are not allowed in spec expressions")
         args = [self(a) for a in node.args]
-        if node.func.id == "range" and len(range(*args)) > MAX_SEQ:
-            raise ExprError(f"range longer than {MAX_SEQ:,}")
         try:
-            return FUNCTIONS[node.func.id](*args)
-        except (TypeError, ValueError, OverflowError) as exc:
+            value = FUNCTIONS[node.func.id](self.budget, *args)
+        except TypeError:  # a wrong number of arguments: the functions check types themselves
+            raise ExprError(f"{node.func.id}() does not take {len(args)} argument{'s' * (len(args) != 1)}") from None
+        except ExprError as exc:
+            msg = str(exc)
+            raise type(exc)(msg if msg.startswith(node.func.id) else f"{node.func.id}(): {msg}") from None
+        except (ValueError, OverflowError, ArithmeticError) as exc:
             raise ExprError(f"{node.func.id}(): {exc}") from None
+        return self.budget.result(value)
 
 
 def _describe(node) -> str:
@@ -274,22 +281,39 @@ def _parse(text: str) -> ast.Expression:
         return ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise ExprError(f"invalid expression syntax: {exc.msg}") from None
+    except (RecursionError, MemoryError, ValueError):  # ValueError: a NUL byte in the source
+        raise ExprError("the expression cannot be parsed (nested too deeply, or a NUL character)") from None
 
 
-def evaluate(text: str, names: dict):
-    """Evaluate one expression (the text inside `${...}`)."""
+def evaluate(text: str, names: dict, deadline: float | None = None):
+    """Evaluate one expression (the text inside `${...}`). Raises only `ExprError`."""
     if len(text) > MAX_EXPR_LEN:
-        raise ExprError(f"expression longer than {MAX_EXPR_LEN} characters")
-    return _Eval(dict(names))(_parse(text))
+        raise LimitError(f"expression longer than {MAX_EXPR_LEN} characters")
+    tree = _parse(text)
+    try:
+        return _Eval(dict(names), Budget(deadline))(tree)
+    except RecursionError:
+        raise LimitError("the expression nests too deeply") from None
 
 
-def substitute(value, names: dict):
+def substitute(value, names: dict, deadline: float | None = None):
     """`${e}` alone gives e's value (any type); `${e}` inside text interpolates str(e)."""
     if isinstance(value, str) and "${" in value:
         full = FULL.match(value)
         if full and "${" not in full.group(1):
-            return evaluate(full.group(1), names)
-        return PART.sub(lambda m: str(evaluate(m.group(1), names)), value)
+            return evaluate(full.group(1), names, deadline)
+        budget = Budget(deadline)
+        total = len(value)
+
+        def part(m):
+            nonlocal total
+            text = text_of(evaluate(m.group(1), names, deadline), budget)
+            total += len(text)
+            if total > MAX_SEQ:
+                raise LimitError(f"the interpolated string is longer than {MAX_SEQ:,} characters")
+            return text
+
+        return PART.sub(part, value)
     return value
 
 

@@ -8,6 +8,8 @@ Nothing in a spec is ever constructed as an arbitrary Python object.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import yaml
@@ -20,7 +22,8 @@ except ImportError:  # pragma: no cover - depends on the PyYAML build
     from yaml import SafeLoader as _Loader
 
 MAX_VALUES = 200_000  # values after alias expansion; a real spec has a few thousand
-MAX_BYTES = 5_000_000
+MAX_BYTES = 1_000_000  # a large real spec is 20 kB
+MAX_NESTING = 100  # mappings and lists inside each other
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null")}
@@ -74,7 +77,14 @@ class _Builder:
         mark = node.start_mark
         return Loc(self.filename, mark.line + 1, mark.column + 1)
 
-    def build(self, node):
+    def build(self, node, depth: int = 0):
+        if depth > MAX_NESTING:
+            fail(
+                "AS004",
+                f"the document nests mappings and lists more than {MAX_NESTING} deep",
+                self.loc(node),
+                hint="a spec nests a few levels; use blocks for deep structure",
+            )
         self.count += 1
         if self.count > MAX_VALUES:
             fail(
@@ -84,9 +94,9 @@ class _Builder:
                 hint="this is what a YAML alias bomb looks like; use blocks and repeat instead of aliases",
             )
         if isinstance(node, yaml.MappingNode):
-            return self.mapping(node)
+            return self.mapping(node, depth)
         if isinstance(node, yaml.SequenceNode):
-            return self.sequence(node)
+            return self.sequence(node, depth)
         return self.scalar(node)
 
     def check_tag(self, node, expected: str):
@@ -102,19 +112,28 @@ class _Builder:
         if node.tag == _TAG + "timestamp" and not node.style:
             return node.value  # an unquoted date-like word is just text in a spec
         self.check_tag(node, "scalar")
-        return self.loader.construct_object(node, deep=True)
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (ValueError, OverflowError, yaml.YAMLError) as exc:  # `!!int abc`, a 5,000-digit number
+            reason = str(exc).splitlines()[0][:120]
+            fail(
+                "AS103",
+                f"cannot read the value {shown_path(node.value)[:60]!r} as {node.tag.rsplit(':', 1)[-1]}: {reason}",
+                self.loc(node),
+                hint="write a plain number, string, boolean or null",
+            )
 
-    def sequence(self, node):
+    def sequence(self, node, depth: int):
         self.check_tag(node, "seq")
         out = LocList()
         out.loc = self.loc(node)
         out.item_locs = []
         for item in node.value:
             out.item_locs.append(self.loc(item))
-            out.append(self.build(item))
+            out.append(self.build(item, depth + 1))
         return out
 
-    def mapping(self, node):
+    def mapping(self, node, depth: int):
         self.check_tag(node, "map")
         out = LocDict()
         out.loc = self.loc(node)
@@ -153,7 +172,7 @@ class _Builder:
                 )
             out.key_locs[key] = self.loc(key_node)
             out.value_locs[key] = self.loc(value_node)
-            out[key] = self.build(value_node)
+            out[key] = self.build(value_node, depth + 1)
         return out
 
 
@@ -180,10 +199,17 @@ def load_yaml(text: str, filename: str) -> LocDict:
             where,
             hint="check indentation and quoting here; quote values that contain ': ', '{' or '#'",
         )
+    except RecursionError:
+        fail(
+            "AS004",
+            f"the document nests mappings and lists more than {MAX_NESTING} deep",
+            Loc(filename, 1, 1),
+            hint="a spec nests a few levels; use blocks for deep structure",
+        )
     except yaml.YAMLError as exc:
         fail(
             "AS002",
-            f"YAML error: {exc}",
+            f"YAML error: {str(exc)[:300]}",
             Loc(filename, 1, 1),
             hint="check the file is a single well-formed YAML document",
         )
@@ -210,29 +236,78 @@ def load_yaml(text: str, filename: str) -> LocDict:
     return data
 
 
+def _refuse(path, why: str, referrer: Loc | None, hint: str):
+    fail("AS008", f"cannot read {shown_path(path)}: {why}", referrer or Loc(shown_path(path)), hint=hint)
+
+
+def shown_path(path) -> str:
+    """A path as messages print it: control characters escaped, a long one shortened."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
+    return text if len(text) <= 200 else text[:100] + "..." + text[-60:]
+
+
 def read_spec_file(path: Path, referrer: Loc | None = None) -> LocDict:
-    """Read and parse a spec file; a missing file is located at `referrer` when given."""
+    """Read and parse a spec file; problems are located at `referrer` (the `imports`/`extends`
+    entry) when given. Only regular files are read, and at most MAX_BYTES of them: a FIFO, a
+    device such as /dev/zero or /dev/urandom, or a directory is refused before it is opened."""
+    hint = "name a .yaml spec file; relative paths are resolved against the file that names them"
     try:
-        text = path.read_text(encoding="utf-8")
+        st = os.stat(path)
     except FileNotFoundError:
         fail(
             "AS001",
-            f"no such spec file: {path}",
-            referrer or Loc(str(path)),
+            f"no such spec file: {shown_path(path)}",
+            referrer or Loc(shown_path(path)),
             hint="check the path; relative paths are resolved against the file that names them",
         )
-    except IsADirectoryError:
+    except (OSError, ValueError) as exc:  # too long, a NUL byte, permission, a loop of links
+        _refuse(path, _os_reason(exc), referrer, hint)
+    if stat.S_ISDIR(st.st_mode):
         fail(
             "AS001",
-            f"{path} is a directory, not a spec file",
-            referrer or Loc(str(path)),
+            f"{shown_path(path)} is a directory, not a spec file",
+            referrer or Loc(shown_path(path)),
             hint="name a .yaml file; `archspec check` accepts directories",
         )
+    if not stat.S_ISREG(st.st_mode):
+        _refuse(path, "it is not a regular file (a FIFO, socket or device)", referrer, hint)
+    if st.st_size > MAX_BYTES:
+        _too_large(path, referrer)
+    try:  # O_NONBLOCK: a FIFO swapped in after the check cannot make open() wait
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                _refuse(path, "it is not a regular file", referrer, hint)
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                data = f.read(MAX_BYTES + 1)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        _refuse(path, _os_reason(exc), referrer, hint)
+    if len(data) > MAX_BYTES:
+        _too_large(path, referrer)
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         fail(
             "AS002",
-            f"the file is not UTF-8 text ({exc.reason})",
-            referrer or Loc(str(path), 1, 1),
+            f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})",
+            referrer or Loc(shown_path(path), 1, 1),
             hint="save the spec as UTF-8",
         )
     return load_yaml(text, str(path))
+
+
+def _os_reason(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    return str(exc)
+
+
+def _too_large(path, referrer: Loc | None):
+    fail(
+        "AS004",
+        f"{shown_path(path)} is larger than {MAX_BYTES:,} bytes",
+        referrer or Loc(shown_path(path), 1, 1),
+        hint="a spec is a few kilobytes; split it into a network and block libraries",
+    )

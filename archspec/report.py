@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 from .api import Network, Result
 from .errors import CODES, Diagnostic
-from .ops import fmt
 
 
 class NetworkSummary(NamedTuple):
@@ -30,45 +32,18 @@ def shape_json(shape) -> list:
     return ["N", *shape]
 
 
-def summary_json(net: Network) -> dict:
-    return {
-        "name": net.name,
-        "file": net.file,
-        "inputs": {k: shape_json(v) for k, v in net.graph.inputs.items()},
-        "outputs": {k: shape_json(v) for k, v in net.output_shapes.items()},
-        "training_outputs": [o for o in net.graph.outputs if o in net.graph.training_outputs],
-        "total_params": net.total_params,
-        "total_macs": net.total_macs,
-        "nodes": [
-            {"path": n.path, "op": n.op, "output_shape": shape_json(n.shape), "params": n.params, "macs": n.macs}
-            for n in net.nodes.values()
-        ],
-    }
+def summary_json(net: Network, **options) -> dict:
+    """`archspec summary --format json` (archspec/summary.py)."""
+    from .summary import to_json
+
+    return to_json(net, **options)
 
 
-def summary_text(net: Network) -> str:
-    rows = [("Node", "Op", "Output shape", "Params", "MACs")]
-    rows += [(n.path, n.op, fmt(n.shape), f"{n.params:,}", f"{n.macs:,}") for n in net.nodes.values()]
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+def summary_text(net: Network, **options) -> str:
+    """`archspec summary`: the table, counts and memory estimate (archspec/summary.py)."""
+    from .summary import text
 
-    def line(r):
-        return "  ".join(r[i].ljust(widths[i]) if i < 3 else r[i].rjust(widths[i]) for i in range(5)).rstrip()
-
-    rule = "-" * len(line(rows[0]))
-    ins = ", ".join(f"{k} {fmt(v)}" for k, v in net.graph.inputs.items())
-    outs = ", ".join(
-        f"{k} {fmt(v)}" + (" (training only)" if k in net.graph.training_outputs else "")
-        for k, v in net.output_shapes.items()
-    )
-    out = [f"{net.name} ({net.file})", f"inputs: {ins}", rule, line(rows[0]), rule]
-    out += [line(r) for r in rows[1:]]
-    out += [
-        rule,
-        f"total params: {net.total_params:,} ({human(net.total_params)})",
-        f"total MACs:   {net.total_macs:,} ({human(net.total_macs)})",
-        f"outputs: {outs}",
-    ]
-    return "\n".join(out)
+    return text(net, **options)
 
 
 def result_line(r: Result) -> str:
@@ -80,24 +55,82 @@ def result_line(r: Result) -> str:
     return f"{r.file}: invalid"
 
 
-def check_text(results: list[Result]) -> str:
-    out = []
+@dataclass(frozen=True)
+class Finding:
+    """One mistake however many specs reach it: a diagnostic and the networks (name, file) whose
+    check found it. Editing a block library can break every network built on it; that is one
+    finding, reported once, naming them."""
+
+    diagnostic: Diagnostic
+    networks: tuple[tuple[str, str], ...]
+
+    @property
+    def note(self) -> str | None:
+        """'breaks 7 networks: resnet50, ...', unless the only network is the finding's own file
+        (or the finding is in no file, like an override)."""
+        d, nets = self.diagnostic, self.networks
+        if not nets or (len(nets) == 1 and (_same_file(nets[0][1], d.loc.file) or not Path(d.loc.file).is_file())):
+            return None
+        names = [name for name, _ in nets]
+        shown = ", ".join(names[:NAMED]) + (f" and {len(names) - NAMED} more" if len(names) > NAMED else "")
+        verb = "breaks" if d.severity == "error" else "found in"
+        return f"{verb} {len(names)} network{'s' * (len(names) != 1)}: {shown}"
+
+    def render(self) -> str:
+        note = self.note
+        return self.diagnostic.render() + (f"\n    note: {note}" if note else "")
+
+
+NAMED = 10  # networks named in a note before "and N more"
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return a == b
+
+
+def _network_name(r: Result) -> str:
+    return r.network.name if r.network is not None else Path(r.file).stem
+
+
+def findings(results: list[Result]) -> list[Finding]:
+    """Diagnostics of every result, deduplicated by (code, file, line, column, message), in the
+    order first seen, each with the networks it was found in."""
+    first: dict[tuple, Diagnostic] = {}
+    where: dict[tuple, list[tuple[str, str]]] = {}
     for r in results:
-        out.extend(d.render() for d in r.diagnostics)
-        if r.valid:
-            out.append(result_line(r))
-    bad = sum(not r.valid for r in results)
-    errors = sum(len(r.errors) for r in results)
-    warnings = sum(len(r.warnings) for r in results)
-    files = "file" if len(results) == 1 else "files"
-    out.append(
-        f"checked {len(results)} {files}: {len(results) - bad} valid, {bad} invalid "
-        f"({errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)})"
-    )
+        for d in r.diagnostics:
+            key = (d.code, d.loc.file, d.loc.line, d.loc.column, d.message)
+            first.setdefault(key, d)
+            nets = where.setdefault(key, [])
+            if r.library is None and (_network_name(r), r.file) not in nets:
+                nets.append((_network_name(r), r.file))
+    return [Finding(d, tuple(where[k])) for k, d in first.items()]
+
+
+def check_text(results: list[Result]) -> str:
+    found = findings(results)
+    out = [f.render() for f in found]
+    out += [result_line(r) for r in results if r.valid]
+    out.append(_totals(results, found))
     return "\n".join(out)
 
 
+def _totals(results: list[Result], found: list[Finding]) -> str:
+    bad = sum(not r.valid for r in results)
+    errors = sum(f.diagnostic.severity == "error" for f in found)
+    warnings = len(found) - errors
+    files = "file" if len(results) == 1 else "files"
+    return (
+        f"checked {len(results)} {files}: {len(results) - bad} valid, {bad} invalid "
+        f"({errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)})"
+    )
+
+
 def check_json(results: list[Result]) -> str:
+    """Per file, as checked: a finding in a shared block appears under every file it breaks."""
     return json.dumps(
         [
             {
@@ -121,80 +154,105 @@ def _escape_prop(s: str) -> str:
     return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
 
 
-def github_annotation(d: Diagnostic) -> str:
+def _body(f: Finding) -> str:
+    """The message with its hint and notes, as plain lines (GitHub and SARIF)."""
+    d = f.diagnostic
+    body = d.message + (f"\nhint: {d.hint}" if d.hint else "")
+    body += "".join(f"\nnote: instantiated at {t}" for t in d.trace)
+    if d.also:
+        body += f"\nnote: the same in {len(d.also)} more instance{'s' * (len(d.also) > 1)}: {', '.join(d.also)}"
+    return body + (f"\nnote: {f.note}" if f.note else "")
+
+
+def github_annotation(f: Finding) -> str:
+    d = f.diagnostic
     props = [f"file={_escape_prop(d.loc.file)}"]
     if d.loc.line is not None:
         props += [f"line={d.loc.line}", f"col={d.loc.column}"]
     props.append("title=" + _escape_prop(f"{d.code} {d.slug}" + (f" in {d.node}" if d.node else "")))
-    body = (f"{d.node}: " if d.node else "") + d.message
-    if d.hint:
-        body += f"\nhint: {d.hint}"
-    body += "".join(f"\nnote: instantiated at {t}" for t in d.trace)
+    body = (f"{d.node}: " if d.node else "") + _body(f)
     return f"::{d.severity} {','.join(props)}::{_escape_data(body)}"
 
 
 def check_github(results: list[Result]) -> str:
-    lines = [github_annotation(d) for r in results for d in r.diagnostics]
-    lines.append(check_text(results).splitlines()[-1])
-    return "\n".join(lines)
+    """One annotation per finding (GitHub shows at most 10 error annotations per step)."""
+    found = findings(results)
+    return "\n".join([*(github_annotation(f) for f in found), _totals(results, found)])
 
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+# Where docs/errors.md is published; the GitHub action points it at the action's own revision.
+DOCS_URL = "https://github.com/OWNER/archspec/blob/main/docs/errors.md"
+
+
+def docs_url() -> str:
+    return os.environ.get("ARCHSPEC_DOCS_URL") or DOCS_URL
 
 
 def check_sarif(results: list[Result]) -> str:
-    """SARIF 2.1.0 for code-scanning dashboards: one rule per diagnostic code, one result per
-    diagnostic, located at the YAML line and column, the node path as its logical location."""
+    """SARIF 2.1.0 for code-scanning dashboards: one rule per diagnostic code (with a help link),
+    one result per finding at its YAML line, the node path as logical location, the
+    "instantiated at" call sites and the files of the networks it breaks as related locations."""
     from . import __version__
 
-    used = sorted({d.code for r in results for d in r.diagnostics})
+    found = findings(results)
+    used = sorted({f.diagnostic.code for f in found})
     rules = [
         {
             "id": code,
             "name": CODES[code][0],
             "shortDescription": {"text": CODES[code][1]},
+            "helpUri": f"{docs_url()}#{code.lower()}",
             "defaultConfiguration": {"level": "warning" if code.startswith("W") else "error"},
         }
         for code in used
     ]
     index = {code: i for i, code in enumerate(used)}
-    out = []
-    for r in results:
-        for d in r.diagnostics:
-            text = d.message + (f"\nhint: {d.hint}" if d.hint else "")
-            text += "".join(f"\nnote: instantiated at {t}" for t in d.trace)
-            region = {"startLine": d.loc.line, "startColumn": d.loc.column} if d.loc.line is not None else None
-            location: dict = {"physicalLocation": {"artifactLocation": {"uri": _uri(d.loc.file)}}}
-            if region:
-                location["physicalLocation"]["region"] = region
-            if d.node:
-                location["logicalLocations"] = [{"fullyQualifiedName": d.node, "kind": "member"}]
-            out.append(
-                {
-                    "ruleId": d.code,
-                    "ruleIndex": index[d.code],
-                    "level": d.severity,
-                    "message": {"text": text},
-                    "locations": [location],
-                }
-            )
     doc = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
         "runs": [
             {
-                "tool": {
-                    "driver": {
-                        "name": "archspec",
-                        "version": __version__,
-                        "rules": rules,
-                    }
-                },
-                "results": out,
+                "tool": {"driver": {"name": "archspec", "version": __version__, "rules": rules}},
+                "results": [_sarif_result(f, index[f.diagnostic.code]) for f in found],
             }
         ],
     }
     return json.dumps(doc, indent=2)
+
+
+def _location(file: str, line: int | None = None, column: int | None = None) -> dict:
+    loc: dict = {"physicalLocation": {"artifactLocation": {"uri": _uri(file)}}}
+    if line is not None:
+        loc["physicalLocation"]["region"] = {"startLine": line, "startColumn": column or 1}
+    return loc
+
+
+def _sarif_result(f: Finding, rule_index: int) -> dict:
+    d = f.diagnostic
+    location = _location(d.loc.file, d.loc.line, d.loc.column)
+    if d.node:
+        location["logicalLocations"] = [{"fullyQualifiedName": d.node, "kind": "member"}]
+    related = [(_location(t.file, t.line, t.column), "instantiated at") for t in d.trace]
+    related += [
+        (_location(file), f"breaks network {name}" if d.severity == "error" else f"found in network {name}")
+        for name, file in f.networks
+        if not _same_file(file, d.loc.file)
+    ]
+    # Stable across runs and line moves: what the finding is, not where on the line it sits.
+    digest = hashlib.sha256("\0".join([d.code, _uri(d.loc.file), d.message]).encode()).hexdigest()[:32]
+    out = {
+        "ruleId": d.code,
+        "ruleIndex": rule_index,
+        "level": d.severity,
+        "message": {"text": _body(f)},
+        "locations": [location],
+        "partialFingerprints": {"archspecFinding/v1": digest},
+        "properties": {"networks": [name for name, _ in f.networks]},
+    }
+    if related:
+        out["relatedLocations"] = [{**loc, "id": i, "message": {"text": text}} for i, (loc, text) in enumerate(related)]
+    return out
 
 
 def _uri(file: str) -> str:

@@ -74,6 +74,7 @@ def diagnostics(
         elif kind == "missing":
             where = loc_of(raw, loc_path[:-1]) or fallback
             out.append(Diagnostic("AS104", f"{what} needs field '{field}'", where, hint=f"add `{loc_path[-1]}: ...`"))
+    out = _merge_typos(out)
     for loc_path, msgs in merged.items():
         field = ".".join(str(p) for p in loc_path)
         where = loc_of(raw, loc_path) or fallback
@@ -88,6 +89,17 @@ def diagnostics(
             )
         )
     return out
+
+
+def _merge_typos(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """One error per cause: `kernal: 3` is an unknown field and a missing `kernel`; report the
+    unknown field (its hint names `kernel`) and drop the missing one it explains."""
+    explained = {d.hint for d in diags if d.code == "AS102" and d.hint and d.hint.startswith("did you mean")}
+    return [
+        d
+        for d in diags
+        if not (d.code == "AS104" and f"did you mean '{d.message.rsplit(chr(39), 2)[-2]}'?" in explained)
+    ]
 
 
 def _container(raw, path):

@@ -65,3 +65,28 @@ def golden(path: Path, actual: str):
         if not UPDATE_GOLDEN:
             pytest.fail(f"golden file {path} was missing and has been written; check it and re-run")
     assert actual == path.read_text()
+
+
+def instrumented(source: str, record: str = "__record__"):
+    """The generated source with a call `__record__(self, "<node>", value)` after every statement
+    of every forward (the node is the first word of the statement's comment), compiled."""
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        for fn in (f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name in ("forward", "__call__")):
+            fn.body = _with_records(fn.body, lines, record)
+    ast.fix_missing_locations(tree)
+    return compile(tree, "<instrumented>", "exec")
+
+
+def _with_records(body, lines, record):
+    out = []
+    for stmt in body:
+        if isinstance(stmt, ast.If):
+            stmt.body = _with_records(stmt.body, lines, record)
+        out.append(stmt)
+        if isinstance(stmt, (ast.Assign, ast.AugAssign)) and "#" in lines[stmt.lineno - 1]:
+            target = stmt.targets[0] if isinstance(stmt, ast.Assign) else stmt.target
+            rel = lines[stmt.lineno - 1].split("#", 1)[1].split()[0]
+            out.append(ast.parse(f"{record}(self, {rel!r}, {target.id})").body[0])
+    return out

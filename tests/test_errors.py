@@ -1,16 +1,19 @@
 """Every error kind, rendered whole and compared with a golden file, in all three formats."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, golden
 
+import archspec
+
 CASES = ROOT / "tests" / "cases" / "errors"
 GOLDEN = ROOT / "tests" / "golden" / "errors"
 FILES = sorted(p.name for p in CASES.glob("*.yaml"))
 # Problems with a whole file rather than a node carry no node path.
-FILE_LEVEL = {"AS001", "AS002", "AS003", "AS004", "AS005", "AS006", "AS304"}
+FILE_LEVEL = {"AS001", "AS002", "AS003", "AS004", "AS005", "AS006", "AS008", "AS304"}
 
 
 @pytest.fixture(autouse=True)
@@ -122,3 +125,104 @@ def test_mutated_dense_concat_names_both_operands(run, tmp_path):
     )
     # the first dense layer's output feeds every later one, so they are skipped, not re-reported
     assert "checked 1 file: 0 valid, 1 invalid (1 error, 0 warnings)" in out
+
+
+# --- untrusted input: the fuzz reproducers of issue 11, each with its whole message -----------------
+
+
+def _spec(tmp_path, text: str, name: str = "spec.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("key", ["extends", "imports"])
+def test_a_fifo_is_refused_not_waited_on(run, tmp_path, key):
+    os.mkfifo(tmp_path / "pipe.yaml")
+    entry = "extends: pipe.yaml\n" if key == "extends" else "imports:\n  - {from: pipe.yaml}\n"
+    path = _spec(tmp_path, entry + "inputs: {x: [3, 8, 8]}\nnodes:\n  - {op: relu}\n" * (key == "imports"))
+    code, out, _ = run("check", str(path))
+    column = 10 if key == "extends" else 5
+    line = 1 if key == "extends" else 2
+    assert out.splitlines() == [
+        f"{path}:{line}:{column}: error[AS008] cannot read {tmp_path}/pipe.yaml: it is not a regular file "
+        "(a FIFO, socket or device)",
+        "    hint: name a .yaml spec file; relative paths are resolved against the file that names them",
+        "checked 1 file: 0 valid, 1 invalid (1 error, 0 warnings)",
+    ]
+    assert code == 1
+
+
+def test_a_very_long_file_is_refused_before_it_is_parsed(run, tmp_path):
+    big = _spec(tmp_path, "description: " + "x" * 1_000_001 + "\n", "big.yaml")
+    path = _spec(tmp_path, "extends: big.yaml\n")
+    code, out, _ = run("check", str(path))
+    assert out.splitlines()[:2] == [
+        f"{path}:1:10: error[AS004] {big} is larger than 1,000,000 bytes",
+        "    hint: a spec is a few kilobytes; split it into a network and block libraries",
+    ]
+    assert code == 1
+
+
+SMALL = "params: {width: 4, layers: [1, 2]}\ninputs: {x: [3, 8, 8]}\nnodes:\n  - {op: conv2d, channels: 4, kernel: 1}\n"
+
+
+def test_an_unknown_override_is_located_at_the_command_line(run, tmp_path):
+    path = _spec(tmp_path, SMALL)
+    code, out, _ = run("check", "--set", "widht=2", str(path))
+    assert out.splitlines() == [
+        f"<command line>: error[AS202] --set widht=2: {path} has no parameter 'widht' to override",
+        "    hint: did you mean 'width'?",
+        "checked 1 file: 0 valid, 1 invalid (1 error, 0 warnings)",
+    ]
+    assert code == 1
+
+
+def test_an_unknown_override_is_located_at_the_load_arguments(tmp_path):
+    path = _spec(tmp_path, SMALL)
+    with pytest.raises(archspec.SpecError) as err:
+        archspec.load(path, widht=2)
+    assert str(err.value) == (
+        f"<load() arguments>: error[AS202] widht=2: {path} has no parameter 'widht' to override\n"
+        "    hint: did you mean 'width'?"
+    )
+
+
+def test_an_override_that_is_not_spec_data_is_refused(tmp_path):
+    path = _spec(tmp_path, SMALL)
+    with pytest.raises(archspec.SpecError) as err:
+        archspec.load(path, width=float("nan"))
+    assert str(err.value) == (
+        "<load() arguments>: error[AS103] width=nan: nan is not a finite number\n"
+        "    hint: override with numbers, strings, booleans, null, and lists or mappings of them"
+    )
+
+
+def test_a_huge_repeat_from_the_command_line_stops_at_the_node_limit(run):
+    code, out, _ = run("check", "--set", "layers=[100000, 100000, 100000, 100000]", str(ROOT / "specs/resnet50.yaml"))
+    assert out.splitlines()[:2] == [
+        f"{ROOT}/specs/blocks/resnet.yaml:56:9: error[AS007] layer1.7691: the network expands to more than 100,000 nodes",
+        "    hint: check repeat counts and parameters; this limit guards against runaway specs",
+    ]
+    assert code == 1
+
+
+def test_an_unexpected_exception_is_one_internal_error_with_its_own_exit_code(run, tmp_path, monkeypatch):
+    """The last guard. The fuzz suite asserts no input reaches it; here a bug is simulated."""
+    import archspec.api
+
+    def broken(*args, **kwargs):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(archspec.api, "build_graph", broken)
+    path = _spec(tmp_path, SMALL)
+    code, out, _ = run("check", str(path))
+    lines = out.splitlines()
+    assert lines[0].startswith(f"{path}:1:1: error[AS900] internal error: KeyError: 'boom' (in ")
+    assert lines[1] == (
+        "    hint: this is a bug in archspec, not in your spec; please report it with the spec at "
+        "https://github.com/archspec/archspec/issues"
+    )
+    assert code == 3
+    result = archspec.analyze(path)
+    assert [d.code for d in result.diagnostics] == ["AS900"]

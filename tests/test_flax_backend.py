@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import SPECS, assert_ruff_clean, imported_names
+from conftest import SPECS, assert_ruff_clean, imported_names, instrumented
 
 import archspec
 
@@ -134,25 +134,45 @@ def test_eval_shape_of_every_node_equals_inferred(path):
     net = archspec.load(path, **small(path))
     model = archspec.build(net, backend="flax")
     model.eval()
-    source = model.archspec_source
-    lines = source.splitlines()
-    tree = ast.parse(source)
-    cls = tree.body[-1]
-    call = next(f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__call__")
-    body = []
-    for stmt in call.body:
-        body.append(stmt)
-        if isinstance(stmt, ast.Assign):
-            path_ = lines[stmt.lineno - 1].split("#", 1)[1].split()[0]
-            body.append(ast.parse(f"__record__({path_!r}, {stmt.targets[0].id})").body[0])
-    call.body = body
-    ast.fix_missing_locations(tree)
+    paths = {id(m): ".".join(map(str, p)) for p, m in nnx.iter_graph(model) if isinstance(m, nnx.Module)}
     seen = {}
-    namespace = {"__record__": lambda p, v: seen.__setitem__(p, tuple(v.shape[1:]))}
-    exec(compile(tree, "<instrumented>", "exec"), namespace)
+
+    def record(owner, rel, value):
+        prefix = paths.get(id(owner), "")
+        seen[f"{prefix}.{rel}" if prefix else rel] = tuple(value.shape[1:])
+
+    namespace = {"__record__": record}
+    exec(instrumented(model.archspec_source), namespace)
+
+    def chain(self, x):  # the generated Sequential, reporting each item
+        for i, layer in enumerate(self):
+            x = layer(x)
+            record(self, str(i), x)
+        return x
+
+    if "Sequential" in namespace:
+        namespace["Sequential"].__call__ = chain
+    cls_name = type(model).__name__
     abstract = [jax.ShapeDtypeStruct((2, *nhwc_shape(s)), jnp.float32) for s in net.graph.inputs.values()]
-    jax.eval_shape(lambda *a: namespace[cls.name].__call__(model, *a), *abstract)
-    assert seen == {p: nhwc_shape(n.shape) for p, n in net.nodes.items()}
+    originals = _swap_calls(model, namespace)
+    try:
+        jax.eval_shape(lambda *a: model(*a), *abstract)
+    finally:
+        for cls, call in originals.items():
+            cls.__call__ = call
+    seen = {p: s for p, s in seen.items() if p in net.nodes}
+    assert seen == {p: nhwc_shape(n.shape) for p, n in net.nodes.items()}, cls_name
+
+
+def _swap_calls(model, namespace):
+    """Run the instrumented __call__ of every generated class (and of Sequential)."""
+    originals = {}
+    for _, m in nnx.iter_graph(model):
+        cls = type(m)
+        if isinstance(m, nnx.Module) and cls.__name__ in namespace and cls not in originals:
+            originals[cls] = cls.__call__
+            cls.__call__ = namespace[cls.__name__].__call__
+    return originals
 
 
 def nhwc_shape(shape):

@@ -82,3 +82,21 @@ def test_invalid_spec_and_bad_depth(run, write):
     code, _, err = run("graph", str(bad))
     assert code == 1 and "error[AS504]" in err
     assert run("graph", str(SPECS / "lenet5.yaml"), "--depth", "0")[0] == 2
+
+
+def test_mermaid_past_its_default_limits_collapses_or_warns(run):
+    code, out, err = run("graph", str(SPECS / "densenet121.yaml"), "--format", "mermaid")
+    assert code == 0
+    assert err == (
+        "note: the full diagram has 89,426 characters, 485 edges; Mermaid's defaults are maxTextSize 50,000 "
+        "and maxEdges 500: collapsed to --depth 3\n"
+    )
+    assert len(out) <= draw.MERMAID_MAX_TEXT and out.count("--") <= draw.MERMAID_MAX_EDGES
+    assert '["features.denseblock1.denselayer1<br/>7 nodes, 45.44K params<br/>(N, 96, 56, 56)"]' in out
+    # an explicit depth is kept, with a warning
+    code, out, err = run("graph", str(SPECS / "densenet121.yaml"), "--format", "mermaid", "--depth", "4")
+    assert code == 0 and len(out) == 89_426
+    assert err.startswith("warning: at --depth 4 the diagram has 89,426 characters, 485 edges;")
+    assert err.endswith("so it will not render\n")
+    # small networks are left alone
+    assert run("graph", str(SPECS / "resnet18.yaml"), "--format", "mermaid")[2] == ""

@@ -105,7 +105,7 @@ def test_same_padding_keeps_size_for_even_kernels():
         ("conv2d", {"channels": 4, "kernel": 1}, [(4,)], "AS506"),
         ("linear", {"features": 4}, [(4, 2, 2)], "AS506"),
         ("maxpool2d", {"kernel": 2, "padding": 2}, [(4, 4, 4)], "AS507"),
-        ("zero_pad2d", {"padding": -2}, [(4, 4, 4)], "AS503"),
+        ("center_crop", {}, [(4, 2, 2), (4, 3, 3)], "AS503"),
         ("add", {}, [(4, 2, 2), (4, 2, 3)], "AS501"),
         ("multiply", {"broadcast": True}, [(4, 2, 2), (3, 1, 1)], "AS501"),
         ("concat", {}, [(4, 2, 2), (4, 3, 2)], "AS502"),
@@ -119,3 +119,24 @@ def test_shape_errors(name, fields, shapes, code):
         op.infer([Operand(f"in{i}", s, i) for i, s in enumerate(shapes)])
     assert err.value.code == code
     assert err.value.hint
+
+
+@pytest.mark.parametrize(
+    ("name", "fields"),
+    [
+        ("zero_pad2d", {"padding": -1}),
+        ("zero_pad2d", {"padding": [1, -1, 0, 0]}),
+        ("batchnorm2d", {"eps": float("inf")}),
+        ("batchnorm2d", {"momentum": float("nan")}),
+        ("scale", {"factor": float("inf")}),
+        ("scale", {"offset": float("-inf")}),
+        ("local_response_norm", {"size": 2, "alpha": float("nan")}),
+        ("linear", {"features": 4, "bias_init": float("inf")}),
+        ("dropout", {"p": float("nan")}),
+        ("conv2d", {"channels": 2**31, "kernel": 1}),
+    ],
+)
+def test_values_a_backend_cannot_honour_are_refused(name, fields):
+    """Valid means it runs: no negative padding, no inf or nan literals, no sizes past int32."""
+    with pytest.raises(ValidationError):
+        OPS[name].model_validate({"op": name, **fields})

@@ -1,7 +1,13 @@
-"""The zoo: every spec checks; torchvision counterparts match the reference file exactly."""
+"""The zoo: every spec checks; torchvision counterparts match the reference file exactly;
+it ships inside the package and loads by name."""
+
+import os
+import shutil
+import subprocess
+import sys
 
 import pytest
-from conftest import SPECS
+from conftest import ROOT, SPECS
 
 import archspec
 
@@ -305,3 +311,83 @@ def test_lesion_sweep_from_text_as_docs_zoo_shows(monkeypatch):
         spec = f"extends: specs/resnet_cifar.yaml\nparams: {{depth: 110}}\nremove: [layer2.{block}]\n"
         net = archspec.load(spec)
         assert f"layer2.{block}.conv1" not in net.nodes and "layer2.2.conv1" in net.nodes
+
+
+def test_se_resnet50_add_reading_the_wrong_node_names_the_unused_one(tmp_path):
+    """The add reads `bn2` instead of `se`: the hint names `se` (unused, the right shape) instead
+    of suggesting a projection of the correct shortcut down to 64 channels."""
+    for f in (SPECS / "resnet50.yaml", SPECS / "se_resnet50.yaml", SPECS / "blocks" / "resnet.yaml"):
+        (tmp_path / f.relative_to(SPECS)).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f.relative_to(SPECS)).write_text(f.read_text())
+    spec = tmp_path / "se_resnet50.yaml"
+    good = "      - {name: add, op: add, in: [se, "
+    assert spec.read_text().count(good) == 1
+    spec.write_text(spec.read_text().replace(good, good.replace("[se, ", "[bn2, ")))
+    result = archspec.analyze(spec)
+    (error,) = result.errors
+    assert (error.code, error.node) == ("AS501", "layer1.0.add")
+    assert (
+        error.message
+        == "add operands differ: 'bn2' is (N, 64, 56, 56) but the shortcut 'downsample' is (N, 256, 56, 56)"
+    )
+    assert (
+        error.hint == "did you mean 'se' instead of 'bn2'? 'se' is (N, 256, 56, 56), which fits, and nothing reads it"
+    )
+
+
+def test_join_hint_without_a_fitting_unused_node_is_unchanged():
+    spec = (
+        "inputs: {x: [3, 8, 8]}\nnodes:\n"
+        "  - {name: a, op: conv2d, channels: 4, kernel: 1}\n"
+        "  - {name: spare, op: conv2d, channels: 5, kernel: 1, in: x}\n"
+        "  - {name: sum, op: add, in: [a, x]}\n"
+    )
+    (error,) = archspec.analyze("<spec>", text=spec).errors
+    assert error.hint == "project the shortcut: 1x1 conv, stride 1, 4 channels"
+    # an unused node of the right shape is named, for a concat too
+    fits = spec.replace("channels: 5", "channels: 4").replace("op: add, in: [a, x]", "op: add, in: [x, a]")
+    (error,) = archspec.analyze("<spec>", text=fits).errors
+    assert error.hint.startswith("did you mean 'spare' instead of 'x'?")
+    cat = (
+        "inputs: {x: [3, 8, 8]}\nnodes:\n"
+        "  - {name: a, op: conv2d, channels: 4, kernel: 3}\n"
+        "  - {name: b, op: conv2d, channels: 4, kernel: 3, padding: 1, in: x}\n"
+        "  - {name: cat, op: concat, in: [x, a]}\n"
+    )
+    (error,) = archspec.analyze("<spec>", text=cat).errors
+    assert error.hint == "did you mean 'b' instead of 'a'? 'b' is (N, 4, 8, 8), which fits, and nothing reads it"
+
+
+def test_zoo_names_load_and_paths_win(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert archspec.load("resnet50").total_params == 25_557_032
+    assert archspec.load("lenet5.yaml").name == "lenet5"
+    (tmp_path / "lenet5.yaml").write_text("inputs: {x: [4]}\nnodes: [{op: linear, features: 2}]\n")
+    assert archspec.load("lenet5.yaml").total_params == 10  # the file here wins over the zoo
+    with pytest.raises(archspec.SpecError):
+        archspec.load("no_such_model")
+
+
+def test_a_wheel_carries_the_zoo(tmp_path):
+    """A non-editable install (a wheel built from a copy of the sources) has the zoo: `archspec list`
+    and `archspec.load('resnet50')` work from a directory without specs. pydantic and PyYAML
+    come from this environment."""
+    src, target, empty = tmp_path / "src", tmp_path / "site", tmp_path / "empty"
+    empty.mkdir(), src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
+    for name in ("archspec", "backends", "specs"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target)]
+    proc = subprocess.run([*pip, str(src)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (target / "archspec" / "_zoo" / "resnet50.yaml").is_file()
+    assert (target / "archspec" / "_zoo" / "blocks" / "resnet.yaml").is_file()
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    code = "import archspec; print(archspec.__file__); print(archspec.load('resnet50').total_params)"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=empty, env=env, capture_output=True, text=True)
+    assert proc.stdout.splitlines() == [str(target / "archspec" / "__init__.py"), "25557032"], proc.stderr
+    cli = [sys.executable, "-c", "import sys; from archspec.cli import main; sys.exit(main())", "list"]
+    proc = subprocess.run(cli, cwd=empty, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1].startswith(f"34 networks in {target / 'archspec' / '_zoo'};")

@@ -135,7 +135,8 @@ def errors() -> str:
         "| code | name | meaning |",
         "|---|---|---|",
     ]
-    out += [f"| {code} | {slug} | {meaning} |" for code, (slug, meaning) in CODES.items()]
+    # the anchors are the targets of the helpUri of each SARIF rule (archspec/report.py)
+    out += [f'| <a id="{code.lower()}"></a>{code} | {slug} | {meaning} |' for code, (slug, meaning) in CODES.items()]
     return "\n".join(out) + "\n"
 
 
@@ -188,7 +189,10 @@ def zoo() -> str:
     out = [
         "# The model zoo\n",
         GENERATED,
-        "Every spec in `specs/`, oldest idea first. Parameters and MACs (multiply-accumulates per",
+        "Every spec in `specs/`, oldest idea first. The zoo ships inside the package: `archspec list`",
+        "prints this table, and a name works wherever a spec path does (`archspec check resnet50`,",
+        "`archspec.load(\"resnet50\")`; a file of that name in the working directory wins).",
+        "Parameters and MACs (multiply-accumulates per",
         "sample, evaluation pass) are archspec's own figures at each spec's default parameters.",
         '"exact" means the spec\'s parameter count, MACs, `state_dict` keys and shapes equal',
         "torchvision's (tests/test_zoo.py, against `shared/reference/torchvision.json`) and, with",

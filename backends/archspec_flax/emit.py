@@ -1,22 +1,25 @@
-"""Per-op Flax (NNX) emitters, NHWC. Shapes given to emitters are the core's NCHW shapes.
+"""Per-op Flax (NNX) emitters, NHWC: `EMITTERS[op]` builds the op's layer (or None for a plain
+expression) and its call, as syntax. Shapes given to emitters are the core's NCHW shapes.
 
 Where a Flax layer computes differently from PyTorch (../shared/reference/torch_flax_semantics.md),
 the generated file uses a helper that follows PyTorch's definition, so one spec means one function.
+Adding an op to this backend is one entry here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ast
 
-from archspec.codegen import scale_expr
-from archspec.ops import OPS, Op, pair, window_out
+from archspec.codegen import OpEmitter, Slot, call, const, scale, template
+from archspec.codegen.pysrc import NO_DEFAULT
+from archspec.ops import pair, window_out
 
 # NCHW axis (batch = 0) -> NHWC axis, for image tensors
 _NHWC_AXIS = {0: 0, 1: 3, 2: 1, 3: 2}
 
 INITS = {
-    "kaiming_normal_fan_out": "KAIMING_NORMAL_FAN_OUT",
-    "kaiming_normal_fan_in": "KAIMING_NORMAL_FAN_IN",
+    "kaiming_normal_fan_out": "KAIMING_FAN_OUT",
+    "kaiming_normal_fan_in": "KAIMING_FAN_IN",
     "normal": "NORMAL_001",
     "trunc_normal": "NORMAL_001",  # PyTorch truncates at +-2 absolute: at std 0.01 that is +-200 std
     "xavier_uniform": "XAVIER_UNIFORM",
@@ -24,90 +27,117 @@ INITS = {
     "default": "TORCH_DEFAULT_KERNEL",
 }
 
+EMITTERS: dict[str, OpEmitter] = {}
+RNGS = ast.Name("rngs", ast.Load())
+
 
 def axis(a: int, rank: int) -> int:
     a = a % rank
     return _NHWC_AXIS[a] if rank == 4 else a
 
 
-def _tuple(p) -> str:
-    return repr(tuple(p))
+def ch(value: int, hint: str) -> Slot:
+    return Slot(value, hint, "channels")
 
 
-def _bias_init(op, fan_in: int) -> str:
+def _bias_init(op, fan_in: int) -> ast.expr:
     if not isinstance(op.bias_init, str):
-        return f"nnx.initializers.constant({float(op.bias_init)!r})"
+        return call("nnx.initializers.constant", Slot(float(op.bias_init), "bias_value"))
     if op.bias_init == "zeros" or op.init == "zeros":
-        return "nnx.initializers.zeros"
-    return f"torch_default_bias({fan_in})"  # PyTorch's U(+-1/sqrt(fan_in))
+        return template("nnx.initializers.zeros")
+    return call("torch_default_bias", Slot(fan_in, "fan_in"))  # PyTorch's U(+-1/sqrt(fan_in))
+
+
+def _init(op) -> ast.expr:
+    return template(INITS[op.init])
+
+
+def _layer(op_name: str, ctor, helpers: tuple[str, ...] = ()):
+    EMITTERS[op_name] = OpEmitter(ctor, lambda op, m, a, s: ast.Call(m, [a[0]], []), helpers)
+
+
+def _functional(op_name: str, fn, helpers: tuple[str, ...] = ()):
+    EMITTERS[op_name] = OpEmitter(lambda op, s: None, lambda op, m, a, s: fn(op, a, s), helpers)
+
+
+def square(v):
+    """A per-axis size as Flax's convolutions take it: one int where both axes agree."""
+    return v[0] if v[0] == v[1] else tuple(v)
+
+
+def pads(p) -> object:
+    """Explicit padding: an int or (h, w) where it is symmetric, else ((top, bottom), (left, right))."""
+    (pt, pb), (pl, pr) = p
+    return square((pt, pl)) if pt == pb and pl == pr else ((pt, pb), (pl, pr))
+
+
+def _same(op, padding) -> bool:
+    """Whether Flax's default padding ("SAME") pads as the spec does, at any input size: odd
+    kernels with half-kernel padding at stride 1, and 1x1 kernels without padding."""
+    k, s, d = pair(op.kernel), pair(op.stride), pair(op.dilation)
+    if d != (1, 1) or k[0] % 2 == 0 or k[1] % 2 == 0:
+        return False
+    if k == (1, 1):
+        return padding == ((0, 0), (0, 0))
+    return s == (1, 1) and padding == (((k[0] - 1) // 2,) * 2, ((k[1] - 1) // 2,) * 2)
 
 
 def conv2d(op, shape):
-    (pt, pb), (pl, pr) = op._pads(shape)
     kh, kw = pair(op.kernel)
-    args = [f"{shape[0]}", f"{op.channels}", _tuple((kh, kw))]
-    kw_ = [f"strides={_tuple(pair(op.stride))}", f"padding={((pt, pb), (pl, pr))!r}"]
-    if pair(op.dilation) != (1, 1):
-        kw_.append(f"kernel_dilation={_tuple(pair(op.dilation))}")
-    if op.groups != 1:
-        kw_.append(f"feature_group_count={op.groups}")
-    if not op.bias:
-        kw_.append("use_bias=False")
-    kw_.append(f"kernel_init={INITS[op.init]}")
+    explicit = op._pads(shape)
+    same = _same(op, explicit)
+    kwargs = {
+        "strides": Slot(square(pair(op.stride)), "strides", default=1),
+        "padding": Slot(pads(explicit), "padding", default=pads(explicit) if same else NO_DEFAULT),
+        "kernel_dilation": Slot(square(pair(op.dilation)), "kernel_dilation", default=1),
+        "feature_group_count": Slot(op.groups, "feature_group_count", default=1),
+        "use_bias": Slot(op.bias, "use_bias", default=True),
+        "kernel_init": _init(op),
+    }
     if op.bias:
-        kw_.append(f"bias_init={_bias_init(op, shape[0] // op.groups * kh * kw)}")
-    return f"nnx.Conv({', '.join(args + kw_)}, rngs=rngs)"
+        kwargs["bias_init"] = _bias_init(op, shape[0] // op.groups * kh * kw)
+    return call("nnx.Conv", ch(shape[0], "in_features"), ch(op.channels, "out_features"), Slot((kh, kw), "kernel_size"), **kwargs, rngs=RNGS)
 
 
 def conv_transpose2d(op, shape):
     k = pair(op.kernel)
-    kw_ = [
-        f"strides={_tuple(pair(op.stride))}",
-        f"padding={_tuple(pair(op.padding))}",
-        f"output_padding={_tuple(pair(op.output_padding))}",
-    ]
-    if pair(op.dilation) != (1, 1):
-        kw_.append(f"dilation={_tuple(pair(op.dilation))}")
-    if not op.bias:
-        kw_.append("use_bias=False")
-    kw_.append(f"kernel_init={INITS[op.init]}")
+    kwargs = {
+        "strides": Slot(pair(op.stride), "strides"),
+        "padding": Slot(pair(op.padding), "padding"),
+        "output_padding": Slot(pair(op.output_padding), "output_padding"),
+        "dilation": Slot(pair(op.dilation), "dilation", default=(1, 1)),
+        "use_bias": Slot(op.bias, "use_bias", default=True),
+        "kernel_init": _init(op),
+    }
     if op.bias:  # PyTorch's fan_in of a transposed conv is out_channels * kh * kw
-        kw_.append(f"bias_init={_bias_init(op, op.channels * k[0] * k[1])}")
-    return f"ConvTranspose2d({shape[0]}, {op.channels}, {_tuple(k)}, {', '.join(kw_)}, rngs=rngs)"
+        kwargs["bias_init"] = _bias_init(op, op.channels * k[0] * k[1])
+    return call("ConvTranspose2d", ch(shape[0], "in_channels"), ch(op.channels, "out_channels"), Slot(k, "kernel_size"), **kwargs, rngs=RNGS)
 
 
 def linear(op, shape):
-    kw_ = [] if op.bias else ["use_bias=False"]
-    kw_.append(f"kernel_init={INITS[op.init]}")
+    kwargs = {"use_bias": Slot(op.bias, "use_bias", default=True), "kernel_init": _init(op)}
     if op.bias:
-        kw_.append(f"bias_init={_bias_init(op, shape[0])}")
-    return f"nnx.Linear({shape[0]}, {op.features}, {', '.join(kw_)}, rngs=rngs)"
+        kwargs["bias_init"] = _bias_init(op, shape[0])
+    return call("nnx.Linear", ch(shape[0], "in_features"), ch(op.features, "out_features"), **kwargs, rngs=RNGS)
 
 
 def batchnorm2d(op, shape):
-    kw_ = []
-    if op.momentum != 0.1:
-        kw_.append(f"momentum={op.momentum!r}")
-    if op.eps != 1e-5:
-        kw_.append(f"epsilon={op.eps!r}")
-    if not op.affine:
-        kw_.append("affine=False")
-    if op.init == "zeros":
-        kw_.append("zero_scale=True")
-    return f"BatchNorm2d({', '.join([str(shape[0]), *kw_])})"
-
-
-MODULES: dict[str, Callable[[Op, tuple], str | None]] = {name: (lambda op, s: None) for name in OPS}
-MODULES.update(
-    {
-        "conv2d": conv2d,
-        "linear": linear,
-        "batchnorm2d": batchnorm2d,
-        "conv_transpose2d": conv_transpose2d,
-        "dropout": lambda op, s: f"nnx.Dropout({op.p!r}, rngs=rngs)",
-        "stochastic_depth": lambda op, s: f"StochasticDepth({op.p!r}, {op.mode!r}, rngs=rngs)",
+    kwargs = {
+        "momentum": Slot(op.momentum, "momentum", default=0.1),
+        "epsilon": Slot(op.eps, "epsilon", default=1e-5),
+        "affine": Slot(op.affine, "affine", default=True),
     }
-)
+    if op.init == "zeros":
+        kwargs["zero_scale"] = const(True)
+    return call("BatchNorm2d", ch(shape[0], "num_features"), **kwargs)
+
+
+_layer("conv2d", conv2d)
+_layer("linear", linear)
+_layer("batchnorm2d", batchnorm2d, ("BatchNorm2d",))
+_layer("conv_transpose2d", conv_transpose2d, ("ConvTranspose2d",))
+_layer("dropout", lambda op, s: call("nnx.Dropout", Slot(op.p, "rate"), rngs=RNGS))
+_layer("stochastic_depth", lambda op, s: call("StochasticDepth", Slot(op.p, "p"), const(op.mode), rngs=RNGS), ("StochasticDepth",))
 
 
 def _pool_pads(op, shape, ceil: bool) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -123,28 +153,43 @@ def _pool_pads(op, shape, ceil: bool) -> tuple[tuple[int, int], tuple[int, int]]
     return tuple(out)  # type: ignore[return-value]
 
 
-def _maxpool(op, m, a, shape):
-    pads = _pool_pads(op, shape, op.ceil_mode)
-    d = pair(op.dilation)
-    return (
-        f"max_pool2d({a[0]}, {_tuple(pair(op.kernel))}, {_tuple(pair(op.stride or op.kernel))}, {pads!r}"
-        + (f", dilation={_tuple(d)}" if d != (1, 1) else "")
-        + ")"
+def _maxpool(op, a, shape):
+    kwargs = {}
+    if pair(op.dilation) != (1, 1):
+        kwargs["dilation"] = Slot(pair(op.dilation), "dilation")
+    return call(
+        "max_pool2d",
+        a[0],
+        Slot(pair(op.kernel), "kernel"),
+        Slot(pair(op.stride or op.kernel), "stride"),
+        Slot(_pool_pads(op, shape, op.ceil_mode), "pads"),
+        **kwargs,
     )
 
 
-def _avgpool(op, m, a, shape):
-    pads = _pool_pads(op, shape, op.ceil_mode)
-    return (
-        f"avg_pool2d({a[0]}, {_tuple(pair(op.kernel))}, {_tuple(pair(op.stride or op.kernel))}, {pads!r}, "
-        f"padding={_tuple(pair(op.padding))}, count_include_pad={op.count_include_pad})"
+def _avgpool(op, a, shape):
+    return call(
+        "avg_pool2d",
+        a[0],
+        Slot(pair(op.kernel), "kernel"),
+        Slot(pair(op.stride or op.kernel), "stride"),
+        Slot(_pool_pads(op, shape, op.ceil_mode), "pads"),
+        padding=Slot(pair(op.padding), "padding"),
+        count_include_pad=Slot(op.count_include_pad, "count_include_pad"),
     )
 
 
-def _flatten(op, m, a, shape):
+def _flatten(op, a, shape):
     if len(shape) == 3:  # PyTorch's order: C, then H, then W
-        return f"{a[0]}.transpose(0, 3, 1, 2).reshape({a[0]}.shape[0], -1)"
-    return f"{a[0]}.reshape({a[0]}.shape[0], -1)"
+        return template("{x}.transpose(0, 3, 1, 2).reshape({x}.shape[0], -1)", x=a[0])
+    return template("{x}.reshape({x}.shape[0], -1)", x=a[0])
+
+
+def _join(op: ast.operator, args: list[ast.expr]) -> ast.expr:
+    out = args[0]
+    for a in args[1:]:
+        out = ast.BinOp(out, op, a)
+    return out
 
 
 def _padding(op):
@@ -152,52 +197,53 @@ def _padding(op):
     return (p, p, p, p) if isinstance(p, int) else tuple(p)
 
 
-# call(op, module, args, input NCHW shape) -> expression
-CALLS: dict[str, Callable] = {
-    "conv2d": lambda op, m, a, s: f"{m}({a[0]})",
-    "linear": lambda op, m, a, s: f"{m}({a[0]})",
-    "batchnorm2d": lambda op, m, a, s: f"{m}({a[0]})",
-    "dropout": lambda op, m, a, s: f"{m}({a[0]})",
-    "stochastic_depth": lambda op, m, a, s: f"{m}({a[0]})",
-    "relu": lambda op, m, a, s: f"nnx.relu({a[0]})",
-    "sigmoid": lambda op, m, a, s: f"nnx.sigmoid({a[0]})",
-    "tanh": lambda op, m, a, s: f"jnp.tanh({a[0]})",
-    "silu": lambda op, m, a, s: f"nnx.silu({a[0]})",
-    "identity": lambda op, m, a, s: a[0],
-    "gelu": lambda op, m, a, s: f"nnx.gelu({a[0]}, approximate={op.approximate == 'tanh'})",
-    "softmax": lambda op, m, a, s: f"nnx.softmax({a[0]}, axis={axis(op.axis, len(s) + 1)})",
-    "maxpool2d": _maxpool,
-    "avgpool2d": _avgpool,
-    "adaptive_avgpool2d": lambda op, m, a, s: f"adaptive_avg_pool2d({a[0]}, {_tuple(pair(op.size))})",
-    "global_avgpool2d": lambda op, m, a, s: f"{a[0]}.mean((1, 2){', keepdims=True' if op.keepdims else ''})",
-    "flatten": _flatten,
-    "local_response_norm": lambda op, m, a, s: (
-        f"local_response_norm({a[0]}, {op.size}, {op.alpha!r}, {op.beta!r}, {op.k!r})"
+_functional("relu", lambda op, a, s: call("nnx.relu", a[0]))
+_functional("sigmoid", lambda op, a, s: call("nnx.sigmoid", a[0]))
+_functional("tanh", lambda op, a, s: call("jnp.tanh", a[0]))
+_functional("silu", lambda op, a, s: call("nnx.silu", a[0]))
+_functional("identity", lambda op, a, s: a[0])
+_functional("gelu", lambda op, a, s: call("nnx.gelu", a[0], approximate=const(op.approximate == "tanh")))
+_functional("softmax", lambda op, a, s: call("nnx.softmax", a[0], axis=Slot(axis(op.axis, len(s) + 1), "axis")))
+_functional("maxpool2d", _maxpool, ("max_pool2d",))
+_functional("avgpool2d", _avgpool, ("avg_pool2d",))
+_functional(
+    "adaptive_avgpool2d",
+    lambda op, a, s: call("adaptive_avg_pool2d", a[0], Slot(pair(op.size), "size")),
+    ("adaptive_avg_pool2d",),
+)
+_functional(
+    "global_avgpool2d",
+    lambda op, a, s: template("{x}.mean((1, 2), keepdims=True)" if op.keepdims else "{x}.mean((1, 2))", x=a[0]),
+)
+_functional("flatten", _flatten)
+_functional(
+    "local_response_norm",
+    lambda op, a, s: call(
+        "local_response_norm", a[0], Slot(op.size, "size"), Slot(op.alpha, "alpha"), Slot(op.beta, "beta"), Slot(op.k, "k")
     ),
-    "zero_pad2d": lambda op, m, a, s: f"zero_pad2d({a[0]}, {_padding(op)!r})",
-    "conv_transpose2d": lambda op, m, a, s: f"{m}({a[0]})",
-    "upsample": lambda op, m, a, s: f"upsample({a[0]}, {op.scale}, {op.mode!r})",
-    "pad_channels": lambda op, m, a, s: f"jnp.pad({a[0]}, ((0, 0), (0, 0), (0, 0), {op.split(s[0])!r}))",
-    "subsample2d": lambda op, m, a, s: "{}[:, ::{}, ::{}]".format(a[0], *pair(op.stride)),
-    "center_crop": lambda op, m, a, s: f"center_crop({a[0]}, {a[1]})",
-    "scale": lambda op, m, a, s: scale_expr(op, a[0]),
-    "add": lambda op, m, a, s: " + ".join(a),
-    "multiply": lambda op, m, a, s: " * ".join(a),
-    "concat": lambda op, m, a, s: f"jnp.concatenate([{', '.join(a)}], axis={axis(op.axis, len(s) + 1)})",
-}
-
-# helper source -> the ops that need it
-HELPER_USES = {
-    "max_pool2d": {"maxpool2d"},
-    "avg_pool2d": {"avgpool2d"},
-    "adaptive_avg_pool2d": {"adaptive_avgpool2d"},
-    "local_response_norm": {"local_response_norm"},
-    "zero_pad2d": {"zero_pad2d"},
-    "BatchNorm2d": {"batchnorm2d"},
-    "StochasticDepth": {"stochastic_depth"},
-    "ConvTranspose2d": {"conv_transpose2d"},
-    "upsample": {"upsample"},
-    "center_crop": {"center_crop"},
-}
-
-assert set(CALLS) == set(OPS), "every registered op needs a Flax emitter"
+    ("local_response_norm",),
+)
+_functional("zero_pad2d", lambda op, a, s: call("zero_pad2d", a[0], Slot(_padding(op), "padding")), ("zero_pad2d",))
+_functional(
+    "upsample", lambda op, a, s: call("upsample", a[0], Slot(op.scale, "scale"), const(op.mode)), ("upsample",)
+)
+_functional(
+    "pad_channels",
+    lambda op, a, s: call(
+        "jnp.pad", a[0], ast.Tuple([const((0, 0)), const((0, 0)), const((0, 0)), Slot(tuple(op.split(s[0])), "pad")], ast.Load())
+    ),
+)
+_functional(
+    "subsample2d",
+    lambda op, a, s: template(
+        "{x}[:, :: {h}, :: {w}]", x=a[0], h=Slot(pair(op.stride)[0], "stride"), w=Slot(pair(op.stride)[1], "stride")
+    ),
+)
+_functional("center_crop", lambda op, a, s: call("center_crop", a[0], a[1]), ("center_crop",))
+_functional("scale", lambda op, a, s: scale(op, a[0]))
+_functional("add", lambda op, a, s: _join(ast.Add(), a))
+_functional("multiply", lambda op, a, s: _join(ast.Mult(), a))
+_functional(
+    "concat",
+    lambda op, a, s: call("jnp.concatenate", ast.List(a, ast.Load()), axis=Slot(axis(op.axis, len(s) + 1), "axis")),
+)

@@ -1,8 +1,8 @@
 """Source of the helpers a generated Flax file defines, each only when an op needs it."""
 
 INIT_CONSTANTS = {
-    "KAIMING_NORMAL_FAN_OUT": 'KAIMING_NORMAL_FAN_OUT = nnx.initializers.variance_scaling(2.0, "fan_out", "normal")',
-    "KAIMING_NORMAL_FAN_IN": 'KAIMING_NORMAL_FAN_IN = nnx.initializers.variance_scaling(2.0, "fan_in", "normal")',
+    "KAIMING_FAN_OUT": 'KAIMING_FAN_OUT = nnx.initializers.variance_scaling(2.0, "fan_out", "normal")',
+    "KAIMING_FAN_IN": 'KAIMING_FAN_IN = nnx.initializers.variance_scaling(2.0, "fan_in", "normal")',
     "NORMAL_001": "NORMAL_001 = nnx.initializers.normal(0.01)",
     "XAVIER_UNIFORM": "XAVIER_UNIFORM = nnx.initializers.xavier_uniform()",
     # PyTorch's default: kaiming_uniform(a=sqrt(5)), i.e. U(+-1/sqrt(fan_in))
@@ -28,8 +28,9 @@ def max_pool2d(x: jax.Array, kernel, stride, pads, dilation=(1, 1)) -> jax.Array
     """PyTorch's MaxPool2d on NHWC: explicit (lo, hi) -inf padding; ceil_mode is extra hi padding."""
     # literal identities (-inf, 0.0) let JAX recognise max/sum pooling, which it can differentiate
     window, strides = (1, *kernel, 1), (1, *stride, 1)
-    return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, strides, ((0, 0), *pads, (0, 0)), None,
-                                 (1, *dilation, 1))
+    return jax.lax.reduce_window(
+        x, -jnp.inf, jax.lax.max, window, strides, ((0, 0), *pads, (0, 0)), None, (1, *dilation, 1)
+    )
 ''',
     "avg_pool2d": '''
 
@@ -57,8 +58,9 @@ def adaptive_avg_pool2d(x: jax.Array, size) -> jax.Array:
     if tuple(size) == (1, 1):
         return x.mean((1, 2), keepdims=True)
     rows = [x[:, (i * h) // size[0] : -(-((i + 1) * h) // size[0])] for i in range(size[0])]
-    bins = [[r[:, :, (j * w) // size[1] : -(-((j + 1) * w) // size[1])].mean((1, 2)) for j in range(size[1])]
-            for r in rows]
+    bins = [
+        [r[:, :, (j * w) // size[1] : -(-((j + 1) * w) // size[1])].mean((1, 2)) for j in range(size[1])] for r in rows
+    ]
     return jnp.stack([jnp.stack(row, axis=1) for row in bins], axis=1)
 ''',
     "local_response_norm": '''
@@ -101,18 +103,39 @@ class ConvTranspose2d(nnx.Module):
     laid out as a convolution's, so weights transfer like a conv's. Computed as the gradient of a
     convolution: the input dilated by the stride, the kernel flipped, padding d * (k - 1) - p."""
 
-    def __init__(self, in_features: int, out_features: int, kernel_size, *, strides, padding, output_padding,
-                 dilation=(1, 1), use_bias: bool = True, kernel_init, bias_init=None, rngs: nnx.Rngs) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        kernel_size,
+        *,
+        strides,
+        padding,
+        output_padding,
+        dilation=(1, 1),
+        use_bias: bool = True,
+        kernel_init,
+        bias_init=None,
+        rngs: nnx.Rngs,
+    ) -> None:
         self.strides, self.dilation = tuple(strides), tuple(dilation)
-        self.pads = tuple((d * (k - 1) - p, d * (k - 1) - p + o)
-                          for k, p, o, d in zip(kernel_size, padding, output_padding, dilation))
+        self.pads = tuple(
+            (d * (k - 1) - p, d * (k - 1) - p + o) for k, p, o, d in zip(kernel_size, padding, output_padding, dilation)
+        )
         self.kernel = nnx.Param(kernel_init(rngs.params(), (*kernel_size, out_features, in_features)))
         self.bias = nnx.Param(bias_init(rngs.params(), (out_features,))) if use_bias else None
 
     def __call__(self, x: jax.Array) -> jax.Array:
         kernel = jnp.flip(self.kernel[...], (0, 1)).swapaxes(2, 3)
-        y = jax.lax.conv_general_dilated(x, kernel, (1, 1), self.pads, lhs_dilation=self.strides,
-                                         rhs_dilation=self.dilation, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        y = jax.lax.conv_general_dilated(
+            x,
+            kernel,
+            (1, 1),
+            self.pads,
+            lhs_dilation=self.strides,
+            rhs_dilation=self.dilation,
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        )
         return y if self.bias is None else y + self.bias[...]
 ''',
     "BatchNorm2d": '''
@@ -122,8 +145,7 @@ class BatchNorm2d(nnx.Module):
     by `momentum` toward the batch's, the running variance takes the unbiased batch variance, and
     batches are counted, so statistics and weights transfer both ways unchanged."""
 
-    def __init__(self, num_features: int, *, momentum: float = 0.1, epsilon: float = 1e-5, affine: bool = True,
-                 zero_scale: bool = False) -> None:
+    def __init__(self, num_features: int, *, momentum=0.1, epsilon=1e-5, affine=True, zero_scale=False) -> None:
         self.momentum, self.epsilon = momentum, epsilon
         self.scale = nnx.Param(jnp.full(num_features, 0.0 if zero_scale else 1.0, jnp.float32)) if affine else None
         self.bias = nnx.Param(jnp.zeros(num_features)) if affine else None
@@ -167,15 +189,16 @@ class StochasticDepth(nnx.Module):
 ''',
 }
 
-BLOCK = '''
+SEQUENTIAL = '''
 
-class Block(nnx.Module):
-    """A named group of layers (a spec group or block); the forward pass lives in the model."""
+class Sequential(nnx.List):
+    """Layers called one after another; items keep their indices, as in PyTorch's nn.Sequential."""
 
-    def __init__(self, **layers: nnx.Module) -> None:
-        for name, layer in layers.items():
-            setattr(self, name, layer)
+    def __init__(self, *layers: nnx.Module) -> None:
+        super().__init__(layers)
 
-    def __getitem__(self, name: int | str) -> nnx.Module:
-        return getattr(self, str(name))
+    def __call__(self, x: jax.Array) -> jax.Array:
+        for layer in self:
+            x = layer(x)
+        return x
 '''

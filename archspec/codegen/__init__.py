@@ -1,0 +1,124 @@
+"""Framework-neutral source generation, shared by every backend.
+
+structure.py finds the module tree and each callable group's program; classes.py drafts one class
+per block structure; render.py prints them; pysrc.py builds and formats syntax; naming.py keeps
+identifiers valid and user text inert. A backend supplies a `lowering.Backend`: an emitter per op
+and its framework's idioms.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import linecache
+from collections.abc import Callable
+
+from ..api import Network
+from .classes import classes
+from .lowering import Backend, Idioms, OpEmitter
+from .naming import Namespace, class_name, safe_text
+from .pysrc import CodegenError, Slot, call, const, name, template
+from .render import render_class
+from .structure import build_tree
+
+__all__ = [
+    "Backend",
+    "CodegenError",
+    "Idioms",
+    "Namespace",
+    "OpEmitter",
+    "Slot",
+    "call",
+    "class_name",
+    "const",
+    "fingerprint",
+    "generate",
+    "instantiate",
+    "io_doc",
+    "name",
+    "safe_text",
+    "scale",
+    "template",
+]
+
+
+def generate(net: Network, backend: Backend, header: str, helpers: list[str], model_init=(), model_methods=()) -> str:
+    """The whole generated file: header, helper definitions, the block classes, the model last."""
+    root = build_tree(net)
+    gen, model = classes(root, net, backend)
+    parts = [header.rstrip("\n") + "\n"]
+    parts += [h.strip("\n") + "\n" for h in helpers]
+    for cls in gen:
+        is_model = cls.template is model
+        lines = render_class(
+            cls, net, backend, model, model_init if is_model else (), model_methods if is_model else ()
+        )
+        parts.append("\n".join(lines) + "\n")
+    return "\n\n".join(parts)
+
+
+def scale(op, x: ast.expr) -> ast.expr:
+    """`factor * x + offset` as a person would write it (`1.0 - t`, `0.5 * x`)."""
+    f, o = Slot(op.factor, "factor"), Slot(op.offset, "offset")
+    if op.factor == -1 and op.offset != 0:
+        return ast.BinOp(o, ast.Sub(), x)
+    term = x if op.factor == 1 else ast.UnaryOp(ast.USub(), x) if op.factor == -1 else ast.BinOp(f, ast.Mult(), x)
+    return term if op.offset == 0 else ast.BinOp(term, ast.Add(), o)
+
+
+def io_doc(net: Network, shape: Callable[[tuple], str], method: str, sep: str) -> str:
+    """The module docstring's inputs and outputs, and what `method` returns in training and evaluation."""
+    graph = net.graph
+    io = sep.join(
+        [
+            *(f"Input {safe_text(k)}: {shape(v)}." for k, v in graph.inputs.items()),
+            *(f"Output {safe_text(k)}: {shape(v)}." for k, v in net.output_shapes.items()),
+        ]
+    )
+    if graph.training_outputs:
+        io += (
+            f"\nIn training, {method} returns ({safe_text(', '.join(graph.outputs))}); "
+            f"in evaluation, ({safe_text(', '.join(graph.eval_outputs))})."
+        )
+    elif len(graph.outputs) > 1:
+        io += f"\n{method} returns a tuple: ({safe_text(', '.join(graph.outputs))})."
+    return io
+
+
+def fingerprint(net: Network) -> str:
+    """Identity of a network's structure: two modules with equal fingerprints have the same
+    parameters under the same paths, so weights can move between them."""
+    graph = net.graph
+    parts = [repr(sorted(graph.inputs.items())), repr(graph.outputs)]
+    parts += [f"{n.path}|{n.op.model_dump_json()}|{','.join(n.inputs)}" for n in graph.nodes]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+class _Source:
+    """A loader for generated source, so tracebacks show its lines even after linecache is cleared."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def get_source(self, _name: str) -> str:
+        return self.source
+
+
+def instantiate(net: Network, source: str, backend: str, **kwargs):
+    """Execute generated source under a registered file name (tracebacks show its lines) and
+    build its model class; the instance records its source, backend and fingerprint."""
+    import ast
+
+    digest = hashlib.sha1(source.encode()).hexdigest()[:8]
+    filename = f"<archspec-{backend} {safe_text(net.graph.name, 40)} {digest}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    module_name = f"archspec_generated_{digest}_{backend}"
+    namespace: dict = {"__name__": module_name, "__loader__": _Source(source), "__file__": filename}
+    tree = ast.parse(source, filename)
+    exec(compile(tree, filename, "exec"), namespace)  # our own generated source: spec text only as literals
+    model_class = [n.name for n in tree.body if isinstance(n, ast.ClassDef)][-1]  # the model is defined last
+    module = namespace[model_class](**kwargs)
+    module.archspec_source = source
+    module.archspec_backend = backend
+    module.archspec_fingerprint = fingerprint(net)
+    return module

@@ -1,0 +1,410 @@
+"""Expansion pass: node entries to tree nodes — ops validated, blocks instantiated, repeats
+unrolled, `when: false` entries dropped, unnamed nodes named by position."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from pydantic import ValidationError
+
+from . import expr
+from .errors import Abort, Diagnostic, Fail, Loc, did_you_mean
+from .load import LocDict, LocList
+from .ops import OPS
+from .params import bind, short
+from .spec import CALL_KEYS, COMMON_KEYS, GROUP_KEYS, REPEAT_KEYS, identifier_problem
+from .tree import MAX_DEPTH, MAX_REPEAT, Ctx, Ref, TGroup, TNode, TOp, derive, loc_at
+from .validate import diagnostics
+
+
+def expand_list(entries, ctx: Ctx, loc: Loc) -> tuple[list[TNode], dict[str, Loc]]:
+    """Expand a sequence of entries; unnamed nodes are named by their position."""
+    disabled: dict[str, Loc] = {}
+    out = _entries(entries, ctx, loc, disabled)
+    for position, item in enumerate(out):
+        if item.name is None:
+            item.name = str(position)
+    check_duplicates(out, ctx)
+    return out, {k: v for k, v in disabled.items() if all(n.name != k for n in out)}
+
+
+def _entries(entries, ctx: Ctx, loc: Loc, disabled: dict, start: int = 0) -> list[TNode]:
+    """Expand entries without naming them: an inline repeat splices its copies here, so their
+    positions count from `start`, the copy's place in the enclosing sequence."""
+    if not isinstance(entries, list):
+        ctx.fail(
+            "AS006",
+            f"`nodes` must be a list of node entries, not {type(entries).__name__}",
+            loc,
+            hint="write `nodes:` followed by `- {op: ...}` entries",
+        )
+    out: list[TNode] = []
+    for i, raw in enumerate(entries):
+        where = entries.item_loc(i) if isinstance(entries, LocList) else loc
+        try:
+            out.extend(expand_entry(raw, ctx, where, disabled, start + len(out)))
+        except Abort:
+            raise
+        except Fail as f:
+            out.append(_placeholder(f, ctx, _placeholder_name(raw, ctx), start + len(out), where))
+    return out
+
+
+def _placeholder(f: Fail, ctx: Ctx, name: str | None, position: int, loc: Loc) -> TOp:
+    """Record a failed entry's diagnostics at its node path and stand in for it, so the nodes
+    reading it are skipped silently instead of reported as reading a missing node."""
+    path = ctx.prefix + (name or str(position))
+    ctx.state.diags.extend(d if d.node else d.with_node(path) for d in f.diagnostics)
+    return TOp(name, loc, ctx.trace, None, None)
+
+
+def _placeholder_name(raw, ctx: Ctx) -> str | None:
+    """The name a failed entry would have had, so that nodes reading it are skipped, not
+    reported as reading a missing node."""
+    name = raw.get("name") if isinstance(raw, dict) else None
+    if isinstance(name, str) and expr.is_expression(name):
+        try:
+            name = ctx.ev(name, loc_at(raw, "name"))
+        except Fail:
+            return None
+    return name if isinstance(name, str) else None
+
+
+def check_duplicates(nodes: list[TNode], ctx: Ctx):
+    seen: dict[str, TNode] = {}
+    for n in nodes:
+        if n.name in seen:
+            ctx.state.diags.append(
+                Diagnostic(
+                    "AS106",
+                    f"two nodes here are named '{n.name}'",
+                    n.loc,
+                    node=ctx.prefix + n.name,
+                    hint=f"the other '{n.name}' is at {seen[n.name].loc}; names must be unique among siblings",
+                    trace=ctx.trace,
+                )
+            )
+        else:
+            seen[n.name] = n  # type: ignore[index]
+
+
+def expand_entry(raw, ctx: Ctx, where: Loc, disabled: dict, position: int) -> list[TNode]:
+    if not isinstance(raw, dict):
+        shown = repr(raw) if len(repr(raw)) < 40 else type(raw).__name__
+        ctx.fail(
+            "AS006",
+            f"a node entry must be a mapping such as `{{op: relu}}`, not {shown}",
+            where,
+            hint="each list item is a mapping: `- {name: conv1, op: conv2d, channels: 64, kernel: 3}`",
+        )
+    ctx.state.count_node(where, ctx.trace, ctx.prefix.rstrip(".") or None)
+    if ctx.prefix.count(".") >= MAX_DEPTH:
+        ctx.fail(
+            "AS007",
+            f"groups and blocks nest more than {MAX_DEPTH} deep here",
+            where,
+            hint="flatten the nesting; generated code cannot nest deeper than Python's parser allows",
+        )
+    if "repeat" in raw:
+        return _repeat(raw, ctx, disabled, position)
+    name = _name(raw, ctx)
+    local = name if name is not None else str(position)
+    if not eval_when(raw, ctx):
+        if name is not None:
+            disabled[name] = raw.loc
+        return []
+    refs = _refs(raw, ctx)
+    if "op" in raw:
+        return [_op(raw, ctx, name, refs)]
+    if "block" in raw:
+        return [_call(raw, ctx, name, refs, local)]
+    if "nodes" in raw:
+        return [_group(raw, ctx, name, refs, local)]
+    keys = [k for k in raw if k not in COMMON_KEYS]
+    hint = next(filter(None, (did_you_mean(k, ["op", "block", "nodes", "repeat"]) for k in keys)), None)
+    ctx.fail(
+        "AS104",
+        "a node entry needs one of `op`, `block`, `nodes` or `repeat`",
+        raw.loc,
+        hint or "e.g. `- {op: conv2d, channels: 64, kernel: 3}`",
+    )
+
+
+def _only(raw: LocDict, allowed: tuple[str, ...], kind: str, ctx: Ctx):
+    for key in raw:
+        if key not in allowed:
+            hint = did_you_mean(key, allowed) or f"a {kind} entry takes: {', '.join(allowed)}"
+            ctx.fail("AS102", f"a {kind} entry has no field '{key}'", raw.key_loc(key), hint)
+
+
+def _name(raw: LocDict, ctx: Ctx) -> str | None:
+    if "name" not in raw or raw["name"] is None:
+        return None
+    value = ctx.ev(raw["name"], loc_at(raw, "name"))
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        ctx.fail(
+            "AS103",
+            f"name must be a string, not {short(value)}",
+            loc_at(raw, "name"),
+            hint="use an identifier such as `conv1`",
+        )
+    problem = identifier_problem(value, positional_ok=True)
+    if problem:
+        ctx.fail(
+            "AS105",
+            f"invalid node name: {problem}",
+            loc_at(raw, "name"),
+            "node names become attribute names and state_dict keys; use snake_case like `conv1`",
+        )
+    return value
+
+
+def eval_when(raw: LocDict, ctx: Ctx) -> bool:
+    if "when" not in raw:
+        return True
+    value = ctx.ev(raw["when"], loc_at(raw, "when"))
+    if not isinstance(value, bool):
+        ctx.fail(
+            "AS103",
+            f"`when` must be true or false, not {short(value)}",
+            loc_at(raw, "when"),
+            "write a comparison, e.g. `when: ${stride != 1}`",
+        )
+    return value
+
+
+def _refs(raw: LocDict, ctx: Ctx) -> tuple[Ref, ...] | None:
+    if "in" not in raw or raw["in"] is None:
+        return None
+    value = ctx.ev(raw["in"], loc_at(raw, "in"))
+    items = value if isinstance(value, list) else [value]
+    locs = raw["in"].item_locs if isinstance(raw["in"], LocList) else [loc_at(raw, "in")] * len(items)
+    refs = []
+    for item, loc in zip(items, locs):
+        if isinstance(item, int) and not isinstance(item, bool):
+            item = str(item)
+        if not isinstance(item, str) or not _REF.match(item):
+            ctx.fail(
+                "AS103",
+                f"`in` must name nodes like `conv1` or `layer1.0`, not {short(item)}",
+                loc,
+                hint="write `in: conv1`, `in: [bn3, x]` or `in: layer1.0`",
+            )
+        refs.append(Ref(item, loc))
+    if not refs:
+        ctx.fail("AS103", "`in` is an empty list", loc_at(raw, "in"), "omit `in` to take the previous node")
+    return tuple(refs)
+
+
+_REF = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+
+
+def _plain(value) -> bool:
+    """True for a scalar without an expression: the common case, kept off the slow path."""
+    return isinstance(value, (int, float)) or (isinstance(value, str) and "${" not in value)
+
+
+def _word(raw: LocDict, key: str, ctx: Ctx, example: str) -> str:
+    """The value of `op:` or `block:`, evaluated: a name, whatever the spec wrote there."""
+    value = ctx.ev(raw[key], loc_at(raw, key))
+    if not isinstance(value, str):
+        ctx.fail(
+            "AS103",
+            f"`{key}` must be a name, not {short(value)}",
+            loc_at(raw, key),
+            hint=f"write e.g. `{key}: {example}`",
+        )
+    return value
+
+
+def _op(raw: LocDict, ctx: Ctx, name, refs) -> TOp:
+    op_name = _word(raw, "op", ctx, "conv2d")
+    if op_name not in OPS:
+        hint = did_you_mean(op_name, OPS) or f"known ops: {', '.join(sorted(OPS))}"
+        ctx.fail("AS101", f"unknown op {short(op_name)}", loc_at(raw, "op"), hint)
+    for key in raw:
+        if key in REPEAT_KEYS + GROUP_KEYS + CALL_KEYS:
+            ctx.fail(
+                "AS102",
+                f"'{key}' cannot be combined with 'op' in one entry",
+                raw.key_loc(key),
+                "an entry is one of: an op, a block call, a group (nodes) or a repeat",
+            )
+    fields = {k: v if _plain(v) else ctx.ev(v, raw.value_loc(k)) for k, v in raw.items() if k not in COMMON_KEYS}
+    model = OPS[op_name]
+    try:
+        op = model.model_validate(fields)
+    except ValidationError as exc:
+        diags = diagnostics(exc, raw, model, op_name, raw.loc, values=fields)
+        raise Fail(*(Diagnostic(d.code, d.message, d.loc, hint=d.hint, trace=ctx.trace) for d in diags)) from None
+    return TOp(name, raw.loc, ctx.trace, refs, op)
+
+
+def _group(raw: LocDict, ctx: Ctx, name, refs, local: str) -> TGroup:
+    _only(raw, COMMON_KEYS + GROUP_KEYS, "group", ctx)
+    children, disabled = expand_list(raw["nodes"], ctx.inside(local), loc_at(raw, "nodes"))
+    output = _output_ref(raw, ctx)
+    return TGroup(name, raw.loc, ctx.trace, refs, children, None, output, None, disabled)
+
+
+def _output_ref(raw: LocDict, ctx: Ctx) -> Ref | None:
+    if raw.get("output") is None:
+        return None
+    value = ctx.ev(raw["output"], loc_at(raw, "output"))
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        ctx.fail(
+            "AS103",
+            f"`output` must name a node, not {short(value)}",
+            loc_at(raw, "output"),
+            hint="name one of the group's nodes, e.g. `output: relu3`",
+        )
+    return Ref(str(value), loc_at(raw, "output"))
+
+
+def _call(raw: LocDict, ctx: Ctx, name, refs, local: str) -> TGroup:
+    _only(raw, COMMON_KEYS + CALL_KEYS, "block call", ctx)
+    block_name = _word(raw, "block", ctx, "bottleneck")
+    info = ctx.blocks.get(block_name) or ctx.home.get(block_name)
+    if info is None:
+        known = sorted(set(ctx.blocks) | set(ctx.home))
+        hint = did_you_mean(block_name, known) or (
+            f"defined blocks: {', '.join(known)}" if known else "define it under `blocks:` or import it"
+        )
+        ctx.fail("AS301", f"unknown block {short(block_name)}", loc_at(raw, "block"), hint)
+    if block_name in ctx.stack:
+        chain = " -> ".join((*ctx.stack[ctx.stack.index(block_name) :], block_name))
+        ctx.fail(
+            "AS302",
+            f"block '{block_name}' includes itself ({chain})",
+            loc_at(raw, "block"),
+            "a block cannot contain a call to itself, directly or through other blocks",
+        )
+    if len(ctx.stack) >= MAX_DEPTH:
+        ctx.fail(
+            "AS007",
+            f"blocks nest deeper than {MAX_DEPTH} levels",
+            raw.loc,
+            hint="flatten the block hierarchy; blocks calling blocks more than 64 deep is almost surely a mistake",
+        )
+    args_raw = raw.get("with") or LocDict()
+    if not isinstance(args_raw, dict):
+        ctx.fail(
+            "AS103",
+            "`with` must be a mapping of block parameters",
+            loc_at(raw, "with"),
+            hint="write `with: {planes: 64, stride: 2}`",
+        )
+    args = bind(info, args_raw, ctx, raw.loc)
+    sub = ctx.inside(local, vars=args, home=info.home, stack=(*ctx.stack, block_name), trace=(raw.loc, *ctx.trace))
+    body = info.raw["nodes"]
+    children, disabled = expand_list(body, sub, loc_at(info.raw, "nodes"))
+    output = _output_ref(info.raw, sub)
+    return TGroup(name, raw.loc, ctx.trace, refs, children, tuple(info.model.inputs), output, block_name, disabled)
+
+
+def _repeat(raw: LocDict, ctx: Ctx, disabled: dict, position: int) -> list[TNode]:
+    name = _name(raw, ctx)
+    if not eval_when(raw, ctx):
+        if name is not None:
+            disabled[name] = raw.loc
+        return []
+    count = ctx.ev(raw["repeat"], loc_at(raw, "repeat"))
+    if isinstance(count, bool) or not isinstance(count, (int, list)):
+        ctx.fail(
+            "AS103",
+            f"`repeat` must be a count or a list, not {short(count)}",
+            loc_at(raw, "repeat"),
+            hint="write `repeat: 3`, `repeat: ${depth}` or `repeat: [64, 128]`",
+        )
+    if isinstance(count, int) and count < 0:
+        ctx.fail("AS103", f"`repeat` count {count} is negative", loc_at(raw, "repeat"), "use 0 or more copies")
+    size = count if isinstance(count, int) else len(count)
+    if size > MAX_REPEAT:
+        ctx.fail(
+            "AS007",
+            f"`repeat` of {size:,} is more than {MAX_REPEAT:,}",
+            loc_at(raw, "repeat"),
+            "check the repeat count and the parameters it is computed from",
+        )
+    items = range(count) if isinstance(count, int) else count
+    var = _ident_field(raw, "as", "i", ctx)
+    index = _ident_field(raw, "index", None, ctx)
+    inline = ctx.ev(raw.get("inline", False), loc_at(raw, "inline"))
+    if not isinstance(inline, bool):
+        ctx.fail(
+            "AS103",
+            f"`inline` must be true or false, not {short(inline)}",
+            loc_at(raw, "inline"),
+            hint="write `inline: true` or leave it out",
+        )
+    if inline and name is not None:
+        ctx.fail(
+            "AS102",
+            "an inline repeat has no name: its copies join the enclosing sequence",
+            raw.key_loc("name"),
+            hint="remove `name`, or remove `inline` to make a named group of the copies",
+        )
+    template = derive(raw, REPEAT_KEYS + COMMON_KEYS)
+    if not template:
+        ctx.fail(
+            "AS104",
+            "`repeat` needs something to repeat: `op`, `block` or `nodes`",
+            raw.loc,
+            hint="add `op:`, `block:` or `nodes:` beside `repeat`",
+        )
+    refs = _refs(raw, ctx)
+    dissolve = inline and "nodes" in template and not ({"op", "block"} & set(template))
+    if dissolve:
+        _only(template, ("nodes",), "inline repeat of nodes", ctx)
+        if raw.get("names") is not None:
+            ctx.fail(
+                "AS102",
+                "`names` has no effect on an inline repeat of `nodes`: name the members instead",
+                raw.key_loc("names"),
+                hint="to make named groups, repeat a block call (`block:` + `with:`) or drop `inline`",
+            )
+    children: list[TNode] = []
+    group_ctx = ctx if inline else ctx.inside(name if name is not None else str(position))
+    for i, item in enumerate(items):
+        names = {**ctx.vars, var: item}
+        if index:
+            names[index] = i
+        sub = replace(group_ctx, vars=names)
+        if dissolve:  # an inline group template: its members join the enclosing sequence
+            start = position + len(children)
+            children.extend(_entries(template["nodes"], sub, loc_at(template, "nodes"), disabled, start))
+            continue
+        pos = position + len(children) if inline else len(children)
+        copy_name = None
+        try:
+            entry = template
+            if raw.get("names") is not None:
+                copy_name = sub.ev(raw["names"], loc_at(raw, "names"))
+                entry = derive(template, (), name=copy_name)
+                entry.value_locs["name"] = loc_at(raw, "names")
+            children.extend(expand_entry(entry, sub, raw.loc, {}, pos))
+        except Abort:
+            raise
+        except Fail as f:  # this copy only: the others carry on
+            children.append(_placeholder(f, sub, copy_name if isinstance(copy_name, str) else None, pos, raw.loc))
+    if inline:
+        if refs and children:
+            children[0].refs = children[0].refs or refs
+        return children
+    for pos, child in enumerate(children):
+        child.name = child.name if child.name is not None else str(pos)
+    check_duplicates(children, ctx)
+    return [TGroup(name, raw.loc, ctx.trace, refs, children)]
+
+
+def _ident_field(raw: LocDict, key: str, default, ctx: Ctx):
+    value = raw.get(key, default)
+    if value is None:
+        return None
+    problem = identifier_problem(value) if isinstance(value, str) else f"{short(value)} is not a name"
+    if problem:
+        ctx.fail("AS105", f"`{key}`: {problem}", loc_at(raw, key), hint="use a plain identifier such as `i` or `stage`")
+    return value
