@@ -16,7 +16,7 @@ MAX_INT_BITS = 256  # integers, in bits
 MAX_SEQ = 100_000  # items of a list, characters of a string
 MAX_SIZE = 1_000_000  # a value's items and characters, nested lists counted in full
 MAX_NESTING = 32  # lists inside lists
-MAX_STEPS = 1_000_000  # units of work of one expression (an item visited, a node evaluated)
+MAX_STEPS = 200_000  # units of work of one expression (an item visited, a node evaluated)
 MAX_SECONDS = 1.0  # wall time of one expression
 
 

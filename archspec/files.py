@@ -12,8 +12,8 @@ from . import expr
 from .errors import Diagnostic, Fail, Loc, did_you_mean, fail
 from .load import LocDict, LocList, read_spec_file, shown_path
 from .ops import OPS
-from .spec import SpecFile, identifier_problem
 from .params import short
+from .spec import SpecFile, identifier_problem
 from .tree import BlockInfo, State, loc_at
 from .validate import diagnostics
 

@@ -13,7 +13,7 @@ from .errors import Abort, Diagnostic, Fail, Loc, did_you_mean
 from .load import LocDict, LocList
 from .ops import OPS
 from .params import bind, short
-from .spec import CALL_KEYS, COMMON_KEYS, GROUP_KEYS, REPEAT_KEYS, identifier_problem
+from .spec import CALL_KEYS, COMMON_KEYS, GROUP_KEYS, REPEAT_KEYS, entry_model, identifier_problem
 from .tree import MAX_DEPTH, MAX_REPEAT, Ctx, Ref, TGroup, TNode, TOp, derive, loc_at
 from .validate import diagnostics
 
@@ -91,7 +91,7 @@ def check_duplicates(nodes: list[TNode], ctx: Ctx):
 
 def expand_entry(raw, ctx: Ctx, where: Loc, disabled: dict, position: int) -> list[TNode]:
     if not isinstance(raw, dict):
-        shown = repr(raw) if len(repr(raw)) < 40 else type(raw).__name__
+        shown = short(raw, 40)
         ctx.fail(
             "AS006",
             f"a node entry must be a mapping such as `{{op: relu}}`, not {shown}",
@@ -106,6 +106,7 @@ def expand_entry(raw, ctx: Ctx, where: Loc, disabled: dict, position: int) -> li
             where,
             hint="flatten the nesting; generated code cannot nest deeper than Python's parser allows",
         )
+    _check_grammar(raw, ctx)
     if "repeat" in raw:
         return _repeat(raw, ctx, disabled, position)
     name = _name(raw, ctx)
@@ -129,6 +130,23 @@ def expand_entry(raw, ctx: Ctx, where: Loc, disabled: dict, position: int) -> li
         raw.loc,
         hint or "e.g. `- {op: conv2d, channels: 64, kernel: 3}`",
     )
+
+
+def _check_grammar(raw: LocDict, ctx: Ctx):
+    """The entry's keys and literal values against its kind's model (spec.py): the grammar
+    `archspec schema` publishes. Values that are expressions are checked once evaluated. A block
+    body's entries are the same objects in every instance, so each is checked once."""
+    if id(raw) in ctx.state.checked:
+        return
+    found = entry_model(raw)
+    if found is not None:
+        model, what = found
+        try:
+            model.model_validate(raw)
+        except ValidationError as exc:
+            diags = diagnostics(exc, raw, model, what, raw.loc)
+            raise Fail(*(replace(d, trace=ctx.trace) for d in diags)) from None
+    ctx.state.checked.add(id(raw))
 
 
 def _only(raw: LocDict, allowed: tuple[str, ...], kind: str, ctx: Ctx):

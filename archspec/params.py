@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import Loc, did_you_mean, fail
 from .exprlib import Budget, LimitError
 from .load import LocDict, LocList
+from .opbase import MAX_DIM
 from .spec import identifier_problem
 from .tree import BlockInfo, Ctx, State, loc_at
 
@@ -142,6 +143,10 @@ def bind_spec(chain: list[File], overrides: dict, state: State) -> dict:
     return values
 
 
+def _dim(d) -> bool:
+    return isinstance(d, int) and not isinstance(d, bool) and 0 < d <= MAX_DIM
+
+
 def inputs_of(chain: list[File], ctx: Ctx) -> dict[str, tuple[tuple[int, ...], Loc]]:
     f = next((f for f in reversed(chain) if f.spec.inputs is not None), None)
     if f is None:
@@ -163,12 +168,12 @@ def inputs_of(chain: list[File], ctx: Ctx) -> dict[str, tuple[tuple[int, ...], L
                 hint="input names are identifiers such as `x` or `image`",
             )
         shape = ctx.ev(dims, raw.value_loc(name))
-        if not shape or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+        if not isinstance(shape, list) or not shape or not all(_dim(d) for d in shape):
             fail(
                 "AS103",
                 f"input '{name}' shape {short(shape)} must be a list of positive integers",
                 raw.value_loc(name),
-                "give the shape without the batch dimension, e.g. [3, 224, 224]",
+                "give the shape without the batch dimension, e.g. [3, 224, 224]; sizes up to 2^31 - 1",
             )
         out[name] = (tuple(shape), raw.value_loc(name))
     return out

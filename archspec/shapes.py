@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from .errors import Diagnostic
 from .graph import Graph
-from .ops import Operand, Shape, ShapeError
+from .opbase import MAX_DIM
+from .ops import Operand, Shape, ShapeError, fmt
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,18 @@ def infer(graph: Graph) -> tuple[dict[str, NodeInfo], list[Diagnostic]]:
             out = node.op.infer(operands)
         except ShapeError as err:
             diags.append(Diagnostic(err.code, err.message, node.loc, node=node.path, hint=err.hint, trace=node.trace))
+            continue
+        if any(d > MAX_DIM for d in out):  # a backend's C code overflows past int32
+            diags.append(
+                Diagnostic(
+                    "AS507",
+                    f"{node.op.name} output {fmt(out)} has a dimension above {MAX_DIM:,}",
+                    node.loc,
+                    node=node.path,
+                    hint="no framework allocates such a tensor; check the sizes and scale factors before this node",
+                    trace=node.trace,
+                )
+            )
             continue
         in_shapes = [o.shape for o in operands]
         shapes[node.path] = out

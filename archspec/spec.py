@@ -1,16 +1,17 @@
 """Stage 2 — spec: pydantic models of a spec file's structure.
 
-A file's top level, block definitions and imports are validated here. Node
-entries stay raw mappings until expansion, because their fields may hold
-`${...}` expressions that only have values once parameters are bound; each
-op node is then validated against its op model in `archspec.ops`.
+A file's top level, block definitions and imports are validated here, and the four kinds of
+node entry are described (EntryCommon, OpEntry, GroupEntry, CallEntry, RepeatKeys): expansion
+takes each kind's keys from them and `archspec schema` is generated from them. Their fields may
+hold `${...}` expressions that only have values once parameters are bound; each op node is then
+validated against its op model in `archspec.ops`.
 """
 
 from __future__ import annotations
 
 import keyword
 import re
-from typing import Any
+from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -152,8 +153,91 @@ class SpecFile(_Model):
     append: list[dict[str, Any]] = Field(default_factory=list, description="node entries added at the end")
 
 
-# Keys every node entry may carry, whatever its kind.
-COMMON_KEYS = ("name", "in", "when")
-REPEAT_KEYS = ("repeat", "as", "index", "names", "inline")
-GROUP_KEYS = ("nodes", "output")
-CALL_KEYS = ("block", "with")
+# --- node entries ----------------------------------------------------------------------------------
+# One grammar for node entries: expansion takes each kind's keys from these models, and
+# `archspec schema` is generated from them. Values may be `${...}` expressions, which only have
+# values once parameters are bound; expansion checks the evaluated values.
+
+Expr = Annotated[str, Field(pattern=r"\$\{.*\}", description="an expression, e.g. ${planes * 4}")]
+Ref = Union[str, int]
+
+
+class EntryCommon(_Model):
+    """Keys every node entry may carry, whatever its kind."""
+
+    name: Union[str, int, None] = Field(None, description="the node's name; default its position")
+    in_: Union[Ref, list[Ref], None] = Field(
+        None, alias="in", description="input node reference(s); default the previous node"
+    )
+    when: Union[bool, Expr, None] = Field(None, description="include the node only when true")
+
+
+class RepeatKeys(_Model):
+    """Keys that make copies of an entry (`repeat` plus the entry itself)."""
+
+    repeat: Union[Annotated[int, Field(ge=0)], list[Any], Expr] = Field(
+        description="make a group of copies of this entry, chained in sequence: a count or a list"
+    )
+    as_: str | None = Field(None, alias="as", description="name of the index (or item) in expressions; default i")
+    index: str | None = Field(None, description="name of the index when repeating over a list")
+    names: str | None = Field(None, description="name template of each copy, e.g. denselayer${i + 1}")
+    inline: Union[bool, Expr, None] = Field(None, description="splice the copies into the enclosing sequence")
+
+
+class OpEntry(EntryCommon):
+    """An op: `op: NAME` plus that op's fields (checked by the op's own model)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    op: Union[str, Expr] = Field(description="the operation, e.g. conv2d")
+
+
+class GroupEntry(EntryCommon):
+    """A named sequence of nodes (like nn.Sequential)."""
+
+    nodes: list[dict[str, Any]] = Field(description="the member node entries")
+    output: Union[Ref, None] = Field(None, description="the member whose value is the group's; default the last")
+
+
+class CallEntry(EntryCommon):
+    """An instance of a block."""
+
+    block: Union[str, Expr] = Field(description="the block's name")
+    with_: dict[str, Any] | None = Field(None, alias="with", description="the block's parameters")
+
+
+class RepeatedOp(RepeatKeys, OpEntry):
+    """An op entry with `repeat`."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+
+class RepeatedGroup(RepeatKeys, GroupEntry):
+    """A group entry with `repeat`."""
+
+
+class RepeatedCall(RepeatKeys, CallEntry):
+    """A block call with `repeat`."""
+
+
+def entry_model(raw: dict) -> tuple[type[BaseModel], str] | None:
+    """The model of a node entry, by the key that marks its kind, and what messages call it."""
+    repeated = "repeat" in raw
+    if "op" in raw:
+        return (RepeatedOp, "a repeated op entry") if repeated else (OpEntry, "an op entry")
+    if "block" in raw:
+        return (RepeatedCall, "a repeated block call") if repeated else (CallEntry, "a block call entry")
+    if "nodes" in raw:
+        return (RepeatedGroup, "a repeated group") if repeated else (GroupEntry, "a group entry")
+    return None
+
+
+def keys(model: type[BaseModel], base: type[BaseModel] | None = None) -> tuple[str, ...]:
+    """The keys a model takes as written in a spec (aliases), less those of `base`."""
+    skip = set(base.model_fields) if base else set()
+    return tuple(f.alias or n for n, f in model.model_fields.items() if n not in skip)
+
+
+COMMON_KEYS = keys(EntryCommon)  # name, in, when
+REPEAT_KEYS = keys(RepeatKeys)  # repeat, as, index, names, inline
+GROUP_KEYS = keys(GroupEntry, EntryCommon)  # nodes, output
+CALL_KEYS = keys(CallEntry, EntryCommon)  # block, with

@@ -88,6 +88,7 @@ class State:
     diags: list[Diagnostic] = field(default_factory=list)
     nodes: int = 0
     tables: dict[Path, dict[str, BlockInfo]] = field(default_factory=dict)
+    checked: set[int] = field(default_factory=set)  # entries whose grammar was checked (by id)
     # The whole expansion's time limit: many small expressions can add up to a hang too.
     deadline: float = field(default_factory=lambda: time.monotonic() + MAX_SECONDS)
 

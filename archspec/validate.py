@@ -115,7 +115,8 @@ def _type_hint(model: type[BaseModel], loc_path: tuple) -> str | None:
     if not loc_path:
         return None
     sub = _sub_model(model, loc_path)
-    field = sub.model_fields.get(str(loc_path[0])) if sub is model else sub.model_fields.get(str(loc_path[-1]))
+    key = str(loc_path[0]) if sub is model else str(loc_path[-1])
+    field = next((f for n, f in sub.model_fields.items() if key in (n, f.alias)), None)
     if field is None:
         return None
     if field.description:

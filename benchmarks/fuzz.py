@@ -50,7 +50,8 @@ def _worker(conn, seed: int, build: bool):
                     problem = fuzzing.torch_false_accept(v.network)
                     if problem:
                         v = fuzzing.Verdict("false accept", v.seconds, problem)
-                conn.send((index, v.outcome, v.seconds, v.detail))
+                described = case.describe() if v.outcome not in fuzzing.GOOD else ""
+                conn.send((index, v.outcome, v.seconds, f"{described[:300]}\n  {v.detail}"))
             except MemoryError:
                 conn.send((index, "memory blow-up", 0.0, "MemoryError"))
             except Exception as exc:  # noqa: BLE001 - judge() catches archspec's; this is the fuzzer's own
@@ -102,10 +103,12 @@ def campaign(cases: int, seed: int, jobs: int, build: bool) -> tuple[Counter, li
 def _run_chunk(indices: list[int], seed: int, build: bool) -> list:
     worker = Worker(seed, build)
     out = []
-    for index in indices:
+    for done, index in enumerate(indices, 1):
         if not worker.alive():
             worker = Worker(seed, build)
         out.append(worker.run(index))
+        if done % 1000 == 0:
+            print(f"  ... {done} of {len(indices)} cases", file=sys.stderr, flush=True)
     if worker.alive():
         worker.conn.send(None)
     return out
@@ -123,8 +126,7 @@ def main() -> int:
     for outcome in fuzzing.OUTCOMES:
         print(f"  {outcome:<22} {counts.get(outcome, 0):>7}")
     for index, outcome, detail in bad[:50]:
-        case = case_for(args.seed, index)
-        print(f"\n#{index} {outcome}: {case.describe()[:300]}\n  {detail[:600]}")
+        print(f"\n#{index} {outcome}: {detail[:900]}")
     return 0 if not bad else 1
 
 

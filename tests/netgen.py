@@ -262,20 +262,24 @@ def network(draw, max_nodes: int = 6, force: str | None = None) -> tuple[str, di
         if made is None or min(made[1]) <= 0:
             continue
         fields, out = made
-        name = f"n{i}"
+        named = rnd.random() < 0.7  # an unnamed node is named by its position: '3'
+        name = f"n{i}" if named else str(len(lines))
         body = ", ".join(f"{k}: {_yaml(v)}" for k, v in fields.items())
-        lines.append(f"  - {{name: {name}, op: {op}, {body}}}")
+        lines.append(f"  - {{{f'name: {name}, ' if named else ''}op: {op}, {body}}}")
         shapes[name], current = out, name
         used.append(op)
     if not lines:
         lines.append("  - {name: n0, op: identity, in: x}")
         shapes["n0"], used = (c, h, w), ["identity"]
     names = [n for n in shapes if n != "x"]
-    text = f"name: fuzz\ninputs: {{x: [{c}, {h}, {w}]}}\noutputs: [{', '.join(names)}]\nnodes:\n" + "\n".join(lines)
+    listed = ", ".join(f"'{n}'" for n in names)
+    text = f"name: fuzz\ninputs: {{x: [{c}, {h}, {w}]}}\noutputs: [{listed}]\nnodes:\n" + "\n".join(lines)
     return text + "\n", {n: shapes[n] for n in names}, used
 
 
 def _yaml(v) -> str:
+    if isinstance(v, str) and v.isdigit():
+        return f"'{v}'"
     if isinstance(v, list):
         return "[" + ", ".join(_yaml(x) for x in v) + "]"
     if isinstance(v, bool):

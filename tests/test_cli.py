@@ -212,7 +212,14 @@ def test_schema_validates_every_zoo_spec_and_rejects_typos(run):
         assert not errors, (path, errors[0].message)
     typo = {"inputs": {"x": [3]}, "nodes": [{"op": "conv2d", "chanels": 3, "kernel": 1}]}
     assert list(validator.iter_errors(typo))
-    ops = {e["properties"]["op"].get("const") for e in schema["$defs"]["Node"]["anyOf"] if "op" in e["properties"]}
+    # ops are told apart by their `op` value: a typo is blamed on its own key, nothing else
+    kernal = {"inputs": {"x": [3, 8, 8]}, "nodes": [{"op": "conv2d", "channels": 3, "kernal": 1, "init": "zeros"}]}
+    messages = sorted(e.message for e in validator.iter_errors(kernal))
+    assert messages == [
+        "'kernel' is a required property",
+        "Additional properties are not allowed ('kernal' was unexpected)",
+    ]
+    ops = {b["if"]["properties"]["op"]["const"] for b in schema["$defs"]["OpEntry"]["allOf"]}
     from archspec.ops import OPS
 
     assert ops == set(OPS)

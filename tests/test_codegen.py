@@ -19,6 +19,12 @@ def test_generated_source_matches_golden(backend, name, overrides, monkeypatch):
 
 
 def test_every_op_has_an_emitter_in_every_backend():
+    from archspec_flax.emit import EMITTERS as FLAX
+    from archspec_torch.emit import EMITTERS as TORCH
+
+    import archspec.ops
+
+    assert set(TORCH) == set(archspec.ops.OPS) == set(FLAX)
 
     for backend in archspec.backends.available():
         impl = archspec.backends.get(backend)

@@ -205,14 +205,14 @@ DATA_PARALLEL = textwrap.dedent(
             mesh = jax.make_mesh((2,), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
             data = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
             x, y = jax.device_put(x, data), jax.device_put(y, data)
-        losses = [float(nnx.jit(step)(model, optimizer, x, y)) for _ in range(2)]
-        return losses, nnx.state(model, nnx.Param)
+        loss = float(nnx.jit(step)(model, optimizer, x, y))  # one SGD step
+        return loss, nnx.state(model, nnx.Param)
 
     assert len(jax.devices()) == 2
     (a, pa), (b, pb) = run(1), run(2)
-    assert np.allclose(a, b, rtol=1e-4), (a, b)  # all-reduced sums differ from one device's in the last bits
+    assert np.allclose(a, b, rtol=1e-5), (a, b)
     for u, v in zip(jax.tree.leaves(pa), jax.tree.leaves(pb)):
-        assert np.allclose(u, v, rtol=1e-3, atol=1e-5)
+        assert np.allclose(u, v, rtol=1e-3, atol=1e-4)  # all-reduced gradient sums differ in the last bits
     print("ok", a, b)
     """
 )

@@ -201,7 +201,8 @@ def test_an_override_that_is_not_spec_data_is_refused(tmp_path):
 def test_a_huge_repeat_from_the_command_line_stops_at_the_node_limit(run):
     code, out, _ = run("check", "--set", "layers=[100000, 100000, 100000, 100000]", str(ROOT / "specs/resnet50.yaml"))
     assert out.splitlines()[:2] == [
-        f"{ROOT}/specs/blocks/resnet.yaml:56:9: error[AS007] layer1.7691: the network expands to more than 100,000 nodes",
+        f"{ROOT}/specs/blocks/resnet.yaml:56:9: error[AS007] layer1.7691: "
+        "the network expands to more than 100,000 nodes",
         "    hint: check repeat counts and parameters; this limit guards against runaway specs",
     ]
     assert code == 1

@@ -67,3 +67,77 @@ def test_substitute_whole_and_partial():
     assert substitute("layer${n + 1}", {"n": 0}) == "layer1"
     assert substitute("${a}-${b}", {"a": 1, "b": 2}) == "1-2"
     assert substitute("plain", {}) == "plain"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("-[1]", "cannot apply unary - to a list"),
+        ("[1, 2][::0]", "slice step must not be zero"),
+        ("range(0, 3, 0)", "range() step must not be zero"),
+        ("[1] in d", "`in` a mapping needs a string key on the left, not a list"),
+        ("'%s' % 1", "cannot apply % to a string and an integer"),
+        ("[1] + 1", "cannot apply + to a list and an integer"),
+        ("'a' < 1", "cannot order a string and an integer"),
+        ("(-8) ** 0.5", "a negative number to a fractional power"),
+        ("0 ** -1", "division by zero"),
+        ("int(1e308) * int(1e308)", "more than 256 bits"),
+        ("float('inf')", "not a finite number"),
+        ("1e308 * 10", "not a finite number"),
+        ("len(5)", "len() takes a list or a string, not an integer"),
+        ("max([])", "max() of an empty list"),
+        ("sum([[1], [2]], [])", "sum() adds numbers"),
+        ("int('1' * 200)", "longer than 100 characters"),
+        ("round(1.5, 10 ** 50)", "round()'s digits"),
+        ("min(1)", "takes a list, not an integer"),
+        ("sqrt(-1)", "sqrt() of a negative number"),
+        ("[1, 2][5]", "index 5 is out of range"),
+        ("[1, 2]['a']", "indexed by an integer, not a string"),
+        ("d['b']", "no key 'b'"),
+        ("range(3)(1)", "cannot be called"),
+        ("zip(1)", "zip() takes lists or strings"),
+        ("abs()", "abs() does not take 0 arguments"),
+    ],
+)
+def test_checks_operand_types_before_each_operation(text, message):
+    with pytest.raises(ExprError) as err:
+        evaluate(text, {"d": {"a": 1}})
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("str(['a' * 1000] * 1000)", "is too large"),
+        ("sum([len([k] * k) for k in range(100000)])", "steps of work"),
+        ("[[k] * 1000] * 1000", "is too large"),
+        ("[i for i in range(100000) if [j for j in range(100000)]]", "steps of work"),
+        ("'ab' * 60000", "is too large"),
+        ("2 ** 64 * 2 ** 64 * 2 ** 64 * 2 ** 64 * 2 ** 64", "more than 256 bits"),
+    ],
+)
+def test_bounds_work_and_size(text, message):
+    from archspec.expr import LimitError
+
+    with pytest.raises(LimitError) as err:
+        evaluate(text, {"k": 1})
+    assert message in str(err.value)
+
+
+def test_interpolation_cannot_double_strings_without_bound():
+    from archspec.expr import LimitError
+
+    names = {"s": "x" * 60_000}
+    with pytest.raises(LimitError) as err:
+        substitute("${s}${s}", names)
+    assert "longer than 100,000 characters" in str(err.value)
+
+
+def test_a_wall_time_deadline_stops_an_expression():
+    import time
+
+    from archspec.expr import LimitError
+
+    with pytest.raises(LimitError) as err:
+        evaluate("[i for i in range(100000)]", {}, deadline=time.monotonic() - 1)
+    assert "time limit" in str(err.value)

@@ -1,6 +1,5 @@
 """The Flax backend: standalone NNX source, PyTorch parity both ways, shapes, JAX transforms."""
 
-import ast
 import subprocess
 import sys
 
@@ -161,7 +160,8 @@ def test_eval_shape_of_every_node_equals_inferred(path):
         for cls, call in originals.items():
             cls.__call__ = call
     seen = {p: s for p, s in seen.items() if p in net.nodes}
-    assert seen == {p: nhwc_shape(n.shape) for p, n in net.nodes.items()}, cls_name
+    computed = {p: nhwc_shape(n.shape) for p, n in net.nodes.items() if n.op != "identity"}  # no statement in Flax
+    assert {p: s for p, s in seen.items() if p in computed} == computed, cls_name
 
 
 def _swap_calls(model, namespace):

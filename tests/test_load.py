@@ -1,5 +1,7 @@
 """Loading: positions are kept, and nothing but plain data gets through."""
 
+from pathlib import Path
+
 import pytest
 
 from archspec.errors import Fail
@@ -78,3 +80,51 @@ def test_non_utf8_file(tmp_path):
 
 def test_date_like_words_stay_text():
     assert load_yaml("description: 2026-11-22\n", "t.yaml")["description"] == "2026-11-22"
+
+
+def _message(fn, *args) -> tuple[str, str]:
+    from archspec.errors import Fail
+
+    with pytest.raises(Fail) as err:
+        fn(*args)
+    d = err.value.diagnostics[0]
+    return d.code, d.render()
+
+
+def test_only_regular_files_are_read(tmp_path):
+    import os
+
+    from archspec.errors import Loc
+    from archspec.load import read_spec_file
+
+    os.mkfifo(tmp_path / "pipe.yaml")
+    at = Loc("spec.yaml", 2, 10)
+    assert _message(read_spec_file, tmp_path / "pipe.yaml", at) == (
+        "AS008",
+        f"spec.yaml:2:10: error[AS008] cannot read {tmp_path}/pipe.yaml: it is not a regular file (a FIFO, socket or "
+        "device)\n    hint: name a .yaml spec file; relative paths are resolved against the file that names them",
+    )
+    assert _message(read_spec_file, Path("/dev/zero"), at)[0] == "AS008"
+    assert _message(read_spec_file, tmp_path, at)[0] == "AS001"
+    assert _message(read_spec_file, tmp_path / ("a" * 300), at)[0] == "AS008"
+    assert _message(read_spec_file, Path("a\x00b"), at)[1].startswith(
+        "spec.yaml:2:10: error[AS008] cannot read a\\x00b"
+    )
+
+
+def test_size_encoding_and_nesting_are_bounded(tmp_path):
+    from archspec.load import MAX_BYTES, load_yaml, read_spec_file
+
+    big = tmp_path / "big.yaml"
+    big.write_text("a: " + "x" * MAX_BYTES)
+    assert _message(read_spec_file, big)[0] == "AS004"
+    wide = tmp_path / "utf16.yaml"
+    wide.write_bytes("name: x\n".encode("utf-16"))
+    assert _message(read_spec_file, wide)[0] == "AS002"
+    assert _message(load_yaml, "a: " + "[" * 150 + "]" * 150, "deep.yaml")[1].startswith(
+        "deep.yaml:1:104: error[AS004] the document nests mappings and lists more than 100 deep"
+    )
+    assert _message(load_yaml, "a: " + "[" * 5000 + "]" * 5000, "deeper.yaml")[0] == "AS004"
+    assert _message(load_yaml, "a: &a [*a]", "loop.yaml")[0] == "AS004"
+    assert _message(load_yaml, "a: !!int abc", "tag.yaml")[0] == "AS103"
+    assert _message(load_yaml, "a: " + "1" * 5000, "digits.yaml")[0] == "AS103"

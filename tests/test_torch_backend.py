@@ -1,6 +1,5 @@
 """The PyTorch backend: generated source, torchvision naming, real shapes, semantics, modern PyTorch."""
 
-import ast
 import re
 import subprocess
 import sys
@@ -197,9 +196,23 @@ def test_error_in_forward_shows_the_generated_line_and_yaml_node():
         except RuntimeError:
             text = traceback.format_exc()
             raise
-    assert "<archspec-torch lenet5" in text
+    assert "archspec-generated" in text and "lenet5_torch_" in text
     assert "x = self.conv1(x)  # conv1 (N, 20, 24, 24) " in text
     assert "specs/lenet5.yaml:" in text
+
+
+def test_uncaught_error_in_a_plain_script_shows_the_generated_line(tmp_path):
+    """Python 3.11's default excepthook reads source files, not linecache: the source is on disk."""
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import torch, archspec\n"
+        f"model = archspec.build({str(SPECS / 'resnet18.yaml')!r}, image_size=64)\n"
+        "model(torch.randn(1, 4, 64, 64))\n"
+    )
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 1
+    line = next(x for x in run.stderr.splitlines() if "x = self.conv1(x)" in x)
+    assert line.strip().startswith("x = self.conv1(x)  # conv1 (N, 64, 32, 32) ") and "resnet50.yaml:" in line
 
 
 def test_channels_last_and_bf16_autocast():

@@ -54,7 +54,10 @@ def generate(net: Network, backend: Backend, header: str, helpers: list[str], mo
             cls, net, backend, model, model_init if is_model else (), model_methods if is_model else ()
         )
         parts.append("\n".join(lines) + "\n")
-    return "\n\n".join(parts)
+    out = parts[0]
+    for part in parts[1:]:  # two blank lines before a definition, one before module constants (isort)
+        out += ("\n\n" if part.startswith(("def ", "class ", "@")) else "\n") + part
+    return out
 
 
 def scale(op, x: ast.expr) -> ast.expr:
@@ -104,16 +107,39 @@ class _Source:
         return self.source
 
 
-def instantiate(net: Network, source: str, backend: str, **kwargs):
-    """Execute generated source under a registered file name (tracebacks show its lines) and
-    build its model class; the instance records its source, backend and fingerprint."""
-    import ast
+def _source_file(source: str, stem: str) -> str:
+    """Where the generated source is written, so that every traceback printer (Python 3.11's
+    default hook reads files, not linecache) shows its lines: a per-user cache directory, one
+    file per content hash; a pseudo-name if that cannot be written."""
+    import os
+    import tempfile
 
-    digest = hashlib.sha1(source.encode()).hexdigest()[:8]
-    filename = f"<archspec-{backend} {safe_text(net.graph.name, 40)} {digest}>"
+    digest = hashlib.sha1(source.encode()).hexdigest()[:12]
+    folder = os.path.join(tempfile.gettempdir(), f"archspec-generated-{os.getuid() if hasattr(os, 'getuid') else 0}")
+    path = os.path.join(folder, f"{stem}_{digest}.py")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        if not os.path.isfile(path):
+            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+            with os.fdopen(fd, "w") as f:
+                f.write(source)
+            os.replace(tmp, path)
+        return path
+    except OSError:
+        return f"<archspec {stem} {digest}>"
+
+
+def instantiate(net: Network, source: str, backend: str, **kwargs):
+    """Execute generated source under its own file name (tracebacks show its lines, whose comments
+    give the YAML location) and build its model class; the instance records its source, backend
+    and fingerprint."""
+    import ast
+    import re
+
+    stem = re.sub(r"\W", "_", f"{net.graph.name}_{backend}")[:60]
+    filename = _source_file(source, stem)
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    module_name = f"archspec_generated_{digest}_{backend}"
-    namespace: dict = {"__name__": module_name, "__loader__": _Source(source), "__file__": filename}
+    namespace: dict = {"__name__": f"archspec_generated_{stem}", "__loader__": _Source(source), "__file__": filename}
     tree = ast.parse(source, filename)
     exec(compile(tree, filename, "exec"), namespace)  # our own generated source: spec text only as literals
     model_class = [n.name for n in tree.body if isinstance(n, ast.ClassDef)][-1]  # the model is defined last

@@ -169,16 +169,20 @@ def _forward(d: Draft, net: Network, backend: Backend) -> None:
     for o in box.outputs:
         last[o] = len(box.units)
     main = _main_chain(box)
-    neutral = set(box.inputs) | main
+    joins = {p for u in box.units if len(u.reads) > 1 for p in u.reads}
+    holds: dict[str, int] = {v: last.get(p, -1) for p, v in var.items()}  # name -> last use of its value
+    neutral = set(var.values())  # input names and `out`: reassigned along the main chain
     for i, u in enumerate(box.units):
         args = [ast.Name(var[p], ast.Load()) for p in u.reads]
         first = u.reads[0] if u.reads else None
-        if u.value in main and first in neutral and last.get(first) == i:
-            target = var[first]
-        elif u.value in main:
-            target = ns.create("out")
+        if u.value in main and first is not None and var[first] in neutral and last.get(first) == i:
+            target = var[first]  # reassigned, as torchvision writes `x = self.conv1(x)`
+        elif u.value in main and u.value not in joins:
+            target = "out" if holds.get("out", -1) < i and "out" in ns.used else ns.create("out")
+            neutral.add(target)
         else:
-            target = ns.create(u.access[-1], default="out")
+            target = ns.create(u.access[-1], default="out")  # a branch: named after its node
+        holds[target] = last.get(u.value, -1)
         var[u.value] = target
         if isinstance(u.item, Leaf):
             node = u.item.node
@@ -189,7 +193,11 @@ def _forward(d: Draft, net: Network, backend: Backend) -> None:
                     rest = ast.BinOp(rest, ast.Add(), a)
                 stmt: ast.stmt = ast.AugAssign(ast.Name(target, ast.Store()), ast.Add(), rest)
             else:
-                stmt = _assign(target, backend.call(node, module, args))
+                value = backend.call(node, module, args)
+                if isinstance(value, ast.Name) and value.id == target:  # an identity: nothing to compute
+                    var[u.value] = target
+                    continue
+                stmt = _assign(target, value)
         else:
             stmt = _assign(target, ast.Call(_access(u, backend), args, []))
         d.forward.append(Stmt(stmt, u, u.training))
@@ -436,7 +444,7 @@ def docstring(cls: GenClass, net: Network, backend: Backend) -> str:
     fmt = backend.idioms.shape
     group = box.group
     what = f"Block '{safe_text(group.block)}'" if group and group.block else "Group"
-    where = f" ({safe_text(group.loc.file)}:{group.loc.line})" if group else ""
+    where = f" (first used at {safe_text(group.loc.file)}:{group.loc.line})" if group else ""
     ins = ", ".join(
         shape_text(cls, [net.shape(d.box.inputs[k]) for d in cls.drafts], net, fmt) for k in range(len(box.inputs))
     )

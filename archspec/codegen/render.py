@@ -8,8 +8,9 @@ import ast
 from ..api import Network
 from .classes import ClassCall, Draft, GenClass, PlainNode, SeqNode, docstring, shape_text, slots_of
 from .lowering import Backend
-from .pysrc import Slot, const, docstring as doc_lines, signature, statement, unparse
 from .naming import safe_text
+from .pysrc import Slot, const, signature, statement, unparse
+from .pysrc import docstring as doc_lines
 
 
 class _Resolve(ast.NodeTransformer):
@@ -28,10 +29,10 @@ class _Resolve(ast.NodeTransformer):
         keywords = []
         for kw in node.keywords:
             value = self.visit(kw.value)
-            omit = self.cls is None or self.cls.omittable[self.index.get(id(kw.value), 0)]
-            if isinstance(kw.value, Slot) and kw.value.has_default and omit and _is_const(value):
-                if unparse(value) == unparse(const(kw.value.default)):
-                    continue  # the framework's default in every instance: leave it out
+            default = isinstance(kw.value, Slot) and kw.value.has_default and _is_const(value)
+            default = default and (self.cls is None or self.cls.omittable[self.index[id(kw.value)]])
+            if default and unparse(value) == unparse(const(kw.value.default)):
+                continue  # the framework's default in every instance: leave it out
             keywords.append(ast.keyword(kw.arg, value))
         return ast.Call(self.visit(node.func), [self.visit(a) for a in node.args], keywords)
 
@@ -39,9 +40,8 @@ class _Resolve(ast.NodeTransformer):
         args, kwargs = [], []
         for p, slot in zip(node.cls.params, node.slots):
             value = self.visit(slot)
-            if p.has_default and _is_const(value):
-                if unparse(value) == unparse(const(p.default)):
-                    continue
+            if p.has_default and _is_const(value) and unparse(value) == unparse(const(p.default)):
+                continue
             if p.has_default:
                 kwargs.append(ast.keyword(p.name, value))
             else:
@@ -88,7 +88,9 @@ def compress(items: list[ast.expr]) -> list[ast.expr]:
 
 
 def _loop(elt: ast.expr, var: str, n: int) -> ast.expr:
-    gen = ast.comprehension(ast.Name(var, ast.Store()), ast.Call(ast.Name("range", ast.Load()), [ast.Constant(n)], []), [], 0)
+    gen = ast.comprehension(
+        ast.Name(var, ast.Store()), ast.Call(ast.Name("range", ast.Load()), [ast.Constant(n)], []), [], 0
+    )
     return ast.Starred(ast.ListComp(elt, [gen]), ast.Load())
 
 
@@ -119,9 +121,7 @@ def _progression(items: list[ast.expr]) -> ast.expr | None:
         if abs(step) != 1:
             term = ast.BinOp(ast.Constant(abs(step)), ast.Mult(), term)
         out.append(
-            term
-            if ints[0] == 0 and step > 0
-            else ast.BinOp(const(ints[0]), ast.Add() if step > 0 else ast.Sub(), term)
+            term if ints[0] == 0 and step > 0 else ast.BinOp(const(ints[0]), ast.Add() if step > 0 else ast.Sub(), term)
         )
     if not stepped:
         return None

@@ -153,9 +153,10 @@ def _order(box: Container, index, training, graph, root) -> None:
         for u in cycle:
             if isinstance(u.item, Container):
                 u.item.callable = False
+    inside_training = box is not root and box.leaves <= training  # its caller guards the whole call
     for u in ordered:
         leaves = u.item.leaves if isinstance(u.item, Container) else {u.item.path}
-        u.training = bool(leaves) and set(leaves) <= training
+        u.training = bool(leaves) and set(leaves) <= training and not inside_training
     box.units = ordered
     if box is root:
         box.inputs = list(graph.inputs)

@@ -96,7 +96,14 @@ def conv2d(op, shape):
     }
     if op.bias:
         kwargs["bias_init"] = _bias_init(op, shape[0] // op.groups * kh * kw)
-    return call("nnx.Conv", ch(shape[0], "in_features"), ch(op.channels, "out_features"), Slot((kh, kw), "kernel_size"), **kwargs, rngs=RNGS)
+    return call(
+        "nnx.Conv",
+        ch(shape[0], "in_features"),
+        ch(op.channels, "out_features"),
+        Slot((kh, kw), "kernel_size"),
+        **kwargs,
+        rngs=RNGS,
+    )
 
 
 def conv_transpose2d(op, shape):
@@ -111,7 +118,14 @@ def conv_transpose2d(op, shape):
     }
     if op.bias:  # PyTorch's fan_in of a transposed conv is out_channels * kh * kw
         kwargs["bias_init"] = _bias_init(op, op.channels * k[0] * k[1])
-    return call("ConvTranspose2d", ch(shape[0], "in_channels"), ch(op.channels, "out_channels"), Slot(k, "kernel_size"), **kwargs, rngs=RNGS)
+    return call(
+        "ConvTranspose2d",
+        ch(shape[0], "in_channels"),
+        ch(op.channels, "out_channels"),
+        Slot(k, "kernel_size"),
+        **kwargs,
+        rngs=RNGS,
+    )
 
 
 def linear(op, shape):
@@ -137,7 +151,11 @@ _layer("linear", linear)
 _layer("batchnorm2d", batchnorm2d, ("BatchNorm2d",))
 _layer("conv_transpose2d", conv_transpose2d, ("ConvTranspose2d",))
 _layer("dropout", lambda op, s: call("nnx.Dropout", Slot(op.p, "rate"), rngs=RNGS))
-_layer("stochastic_depth", lambda op, s: call("StochasticDepth", Slot(op.p, "p"), const(op.mode), rngs=RNGS), ("StochasticDepth",))
+_layer(
+    "stochastic_depth",
+    lambda op, s: call("StochasticDepth", Slot(op.p, "p"), const(op.mode), rngs=RNGS),
+    ("StochasticDepth",),
+)
 
 
 def _pool_pads(op, shape, ceil: bool) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -219,18 +237,23 @@ _functional("flatten", _flatten)
 _functional(
     "local_response_norm",
     lambda op, a, s: call(
-        "local_response_norm", a[0], Slot(op.size, "size"), Slot(op.alpha, "alpha"), Slot(op.beta, "beta"), Slot(op.k, "k")
+        "local_response_norm",
+        a[0],
+        Slot(op.size, "size"),
+        Slot(op.alpha, "alpha"),
+        Slot(op.beta, "beta"),
+        Slot(op.k, "k"),
     ),
     ("local_response_norm",),
 )
 _functional("zero_pad2d", lambda op, a, s: call("zero_pad2d", a[0], Slot(_padding(op), "padding")), ("zero_pad2d",))
-_functional(
-    "upsample", lambda op, a, s: call("upsample", a[0], Slot(op.scale, "scale"), const(op.mode)), ("upsample",)
-)
+_functional("upsample", lambda op, a, s: call("upsample", a[0], Slot(op.scale, "scale"), const(op.mode)), ("upsample",))
 _functional(
     "pad_channels",
     lambda op, a, s: call(
-        "jnp.pad", a[0], ast.Tuple([const((0, 0)), const((0, 0)), const((0, 0)), Slot(tuple(op.split(s[0])), "pad")], ast.Load())
+        "jnp.pad",
+        a[0],
+        ast.Tuple([const((0, 0)), const((0, 0)), const((0, 0)), Slot(tuple(op.split(s[0])), "pad")], ast.Load()),
     ),
 )
 _functional(

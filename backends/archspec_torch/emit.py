@@ -120,7 +120,9 @@ _simple("sigmoid", lambda op, s: call("nn.Sigmoid"))
 _simple("tanh", lambda op, s: call("nn.Tanh"))
 _simple("silu", lambda op, s: call("nn.SiLU"))
 _simple("identity", lambda op, s: call("nn.Identity"))
-_simple("gelu", lambda op, s: call("nn.GELU", approximate=const("tanh")) if op.approximate == "tanh" else call("nn.GELU"))
+_simple(
+    "gelu", lambda op, s: call("nn.GELU", approximate=const("tanh")) if op.approximate == "tanh" else call("nn.GELU")
+)
 _simple("softmax", lambda op, s: call("nn.Softmax", dim=Slot(op.axis, "dim")))
 _simple("dropout", lambda op, s: call("nn.Dropout", Slot(op.p, "p")))
 _simple(
@@ -135,7 +137,9 @@ _simple(
 )
 _simple(
     "zero_pad2d",
-    lambda op, s: call("nn.ZeroPad2d", Slot(op.padding if isinstance(op.padding, int) else tuple(op.padding), "padding")),
+    lambda op, s: call(
+        "nn.ZeroPad2d", Slot(op.padding if isinstance(op.padding, int) else tuple(op.padding), "padding")
+    ),
 )
 EMITTERS["stochastic_depth"] = OpEmitter(
     lambda op, s: call("StochasticDepth", Slot(op.p, "p"), const(op.mode)),
@@ -144,9 +148,11 @@ EMITTERS["stochastic_depth"] = OpEmitter(
 )
 _simple(
     "upsample",
-    lambda op, s: call("nn.Upsample", scale_factor=Slot(op.scale, "scale_factor"))
-    if op.mode == "nearest"
-    else call("nn.Upsample", scale_factor=Slot(op.scale, "scale_factor"), mode=const("bilinear")),
+    lambda op, s: (
+        call("nn.Upsample", scale_factor=Slot(op.scale, "scale_factor"))
+        if op.mode == "nearest"
+        else call("nn.Upsample", scale_factor=Slot(op.scale, "scale_factor"), mode=const("bilinear"))
+    ),
 )
 
 
@@ -172,12 +178,16 @@ _functional("concat", lambda op, a, s: call("torch.cat", ast.List(a, ast.Load())
 _functional(
     "pad_channels",
     lambda op, a, s: call(
-        "nn.functional.pad", a[0], ast.Tuple([*map(const, (0, 0, 0, 0)), *(Slot(v, "pad") for v in op.split(s[0]))], ast.Load())
+        "nn.functional.pad",
+        a[0],
+        ast.Tuple([*map(const, (0, 0, 0, 0)), *(Slot(v, "pad") for v in op.split(s[0]))], ast.Load()),
     ),
 )
 _functional(
     "subsample2d",
-    lambda op, a, s: template("{x}[:, :, :: {h}, :: {w}]", x=a[0], h=Slot(pair(op.stride)[0], "stride"), w=Slot(pair(op.stride)[1], "stride")),
+    lambda op, a, s: template(
+        "{x}[:, :, :: {h}, :: {w}]", x=a[0], h=Slot(pair(op.stride)[0], "stride"), w=Slot(pair(op.stride)[1], "stride")
+    ),
 )
 _functional("center_crop", lambda op, a, s: call("center_crop", a[0], a[1]), ("center_crop",))
 _functional("scale", lambda op, a, s: scale(op, a[0]))
