@@ -131,9 +131,17 @@ def _analyze(source: str | Path, overrides: Mapping | None, text: str | None) ->
         return Result(file, None, tree, tuple(tree.diagnostics))
     graph, graph_diags = build_graph(tree)
     nodes, shape_diags = infer(graph)
-    diags = _ordered(graph_hints(graph, nodes, [*tree.diagnostics, *graph_diags, *shape_diags]))
+    diags = _ordered(graph_hints(graph, nodes, _without_follow_ons([*tree.diagnostics, *graph_diags, *shape_diags])))
     network = Network(graph, nodes, tuple(d for d in diags if d.severity == "warning"))
     return Result(file, network if not any(d.severity == "error" for d in diags) else None, None, tuple(diags))
+
+
+def _without_follow_ons(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """A failed node leaves what it reads unread: while there are errors, "never used" (W001)
+    is a follow-on of them, not news."""
+    if any(d.severity == "error" for d in diags):
+        return [d for d in diags if d.code != "W001"]
+    return diags
 
 
 def _ordered(diags: list[Diagnostic]) -> list[Diagnostic]:

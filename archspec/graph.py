@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from .errors import Diagnostic, Loc, did_you_mean
 from .expand import Expanded, Ref, TGroup, TNode, TOp
 from .ops import Op, Shape
+from .params import short
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,8 @@ class _Builder:
                     return None
                 return path, ref.text
             if parts[0] in s.inputs and len(parts) == 1:
-                return s.inputs[parts[0]][0], ref.text
+                given = s.inputs[parts[0]]  # None: the block's input failed, so this node is skipped
+                return (given[0], ref.text) if given is not None else None
             if parts[0] in s.group.disabled:
                 self.error(
                     "AS401",
@@ -184,7 +186,8 @@ class _Builder:
             else:
                 self.add_group(t, path, scope, ins)  # type: ignore[arg-type]
             out = self.out_path(t, path)
-            prev = [(out, t.name)] if out is not None else []
+            # A group without a value failed (and said so): what follows it is skipped, not blamed.
+            prev = [(out, t.name)] if out is not None else None
 
     def add_op(self, t: TOp, path: str, ins):
         op = t.op
@@ -218,10 +221,12 @@ class _Builder:
         self.nodes.append(Node(path, op, tuple(p for p, _ in ins), tuple(lab for _, lab in ins), t.loc, t.trace))
 
     def add_group(self, t: TGroup, path: str, scope: _Scope, ins):
-        ins = ins or []
-        self.group_inputs[id(t)] = ins
+        self.group_inputs[id(t)] = ins or []
         if t.inputs is not None:
-            if ins and len(ins) != len(t.inputs):
+            if ins is None:  # its input failed: the body is skipped quietly
+                bound: dict = dict.fromkeys(t.inputs)
+                self.walk(t, _Scope(t, path + ".", bound, scope), None)  # type: ignore[arg-type]
+            elif ins and len(ins) != len(t.inputs):
                 self.error(
                     "AS107",
                     f"block '{t.block}' takes {len(t.inputs)} input(s) ({', '.join(t.inputs)}) but gets {len(ins)}",
@@ -231,8 +236,9 @@ class _Builder:
                     t.trace,
                 )
                 ins = []
-            bound = {name: (p, lab) for name, (p, lab) in zip(t.inputs, ins)}
-            self.walk(t, _Scope(t, path + ".", bound, scope), ins[:1])
+            if ins is not None:
+                bound = {name: (p, lab) for name, (p, lab) in zip(t.inputs, ins)}
+                self.walk(t, _Scope(t, path + ".", bound, scope), ins[:1])
         else:
             self.walk(t, _Scope(t, path + ".", {}, scope), ins)
         self.groups.append(Group(path, t.block, t.loc, self.out_path(t, path)))
@@ -240,13 +246,14 @@ class _Builder:
             self.error(
                 "AS104", f"group '{path}' has no nodes", t.loc, path, "remove the group or give it nodes", t.trace
             )
-        elif self.out_path(t, path) is None:
+        elif t.output is not None and self.out_path(t, path) is None:  # else: its last member failed
+            members = [str(c.name) for c in t.children]
             self.error(
                 "AS401",
-                f"`output: {t.output.text}` names no node of '{path}'",
+                f"`output: {short(t.output.text)[1:-1]}` names no node of '{path}'",
                 t.output.loc,
                 path,
-                did_you_mean(t.output.text, [c.name for c in t.children]),
+                did_you_mean(t.output.text, members) or f"its nodes: {', '.join(members[:12])}",
                 t.trace,
             )
 

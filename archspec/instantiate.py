@@ -419,9 +419,9 @@ def _repeat(raw: LocDict, ctx: Ctx, disabled: dict, position: int) -> list[TNode
 
 
 def _ident_field(raw: LocDict, key: str, default, ctx: Ctx):
-    value = raw.get(key, default)
-    if value is None:
-        return None
+    value = raw.get(key)
+    if value is None:  # absent or null: the default
+        return default
     problem = identifier_problem(value) if isinstance(value, str) else f"{short(value)} is not a name"
     if problem:
         ctx.fail("AS105", f"`{key}`: {problem}", loc_at(raw, key), hint="use a plain identifier such as `i` or `stage`")

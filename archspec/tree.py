@@ -22,7 +22,7 @@ from .spec import BlockDef
 MAX_NODES = 100_000  # entries expanded (ops, groups, calls); ResNet-1001 has 3,400 ops
 MAX_REPEAT = 100_000  # copies made by one `repeat`
 MAX_DEPTH = 64  # block calls inside block calls
-MAX_SECONDS = 10.0  # wall time of the whole expansion
+MAX_SECONDS = 5.0  # wall time of the whole expansion
 
 
 class Ref(NamedTuple):

@@ -66,7 +66,7 @@ class Draft:
     args: list[str] = field(default_factory=list)
     returns: int = 1
     expr: ast.expr | None = None  # for "sequential"
-    slots: list[Slot] = field(default_factory=list)
+    slot_list: list[tuple[Slot, str, bool]] | None = None  # computed once, by slots_of
     key: str = ""
     cls: GenClass | None = None
 
@@ -273,7 +273,10 @@ class _Masked(_Unparser):
 
 def slots_of(d: Draft) -> list[tuple[Slot, str, bool]]:
     """(slot, owner child, used in forward) in a fixed order."""
+    if d.slot_list is not None:
+        return d.slot_list
     out: list[tuple[Slot, str, bool]] = []
+    d.slot_list = out
 
     def walk(node, owner, fwd):
         if isinstance(node, Slot):

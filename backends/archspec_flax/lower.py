@@ -96,5 +96,5 @@ def emit(net: Network) -> str:
     source = generate(net, FlaxLowering(net), header, helpers)
     if re.search(r"\bSequential\(", source):  # the chain helper goes before the classes that use it
         head, sep, rest = source.partition("\n\n\nclass ")
-        source = head + "\n\n" + SEQUENTIAL.strip("\n") + "\n\n\n" + "class " + rest if sep else source
+        source = head + "\n\n\n" + SEQUENTIAL.strip("\n") + "\n\n\nclass " + rest if sep else source
     return source
