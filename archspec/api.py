@@ -90,7 +90,10 @@ class Result:
 
 def analyze(source: str | Path, overrides: Mapping | None = None, *, text: str | None = None) -> Result:
     """Run every stage on one file, collecting all diagnostics; never raises for bad input."""
+    from . import plugins
+
     try:
+        plugins.load()
         return _analyze(source, overrides, text)
     except Exception as exc:  # noqa: BLE001 - the last guard: a bug becomes one diagnostic, not a traceback
         return Result(str(source), None, None, (internal_error(exc, str(source)),))

@@ -18,7 +18,7 @@ import yaml
 
 from . import __version__, report, zoo
 from .api import Result, analyze, internal_error
-from .errors import Diagnostic, Loc
+from .errors import Diagnostic, Loc, SpecError
 from .params import Overrides
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -201,7 +201,11 @@ def cmd_compile(args) -> int:
     if code is not None:
         print(report.check_text([result]), file=sys.stderr)
         return code
-    source = impl.emit(result.network)
+    try:
+        source = impl.emit(result.network)
+    except SpecError as exc:  # the backend cannot lower an op (AS601)
+        print(report.check_text([dataclasses.replace(result, network=None, diagnostics=tuple(exc.diagnostics))]), file=sys.stderr)
+        return EXIT_INVALID
     target = args.output or str(Path(args.spec).with_suffix("").name) + impl.suffix
     if target == "-":
         sys.stdout.write(source)

@@ -43,7 +43,8 @@ CODES: dict[str, tuple[str, str]] = {
     "AS505": ("bad-groups", "groups does not divide the channels"),
     "AS506": ("bad-rank", "an operation got a tensor of the wrong rank"),
     "AS507": ("bad-shape", "any other shape constraint of an operation"),
-    "W001": ("unused-node", "a node whose output nothing consumes"),
+    "AS601": ("no-emitter", "a backend has no emitter for an op (a plugin op without one for that framework)"),
+    "W001": ("unused-node", "a node whose output nothing consumes (checked once there are no errors)"),
     "AS900": ("internal-error", "archspec itself failed: a bug, never the spec's fault; please report it"),
 }
 

@@ -114,6 +114,9 @@ def _compare(op: ast.cmpop, a, b, budget: Budget) -> bool:
     return fn(a, b)
 
 
+_DISPATCH: dict = {}  # node type -> visitor: one lookup per node instead of a getattr
+
+
 class _Eval:
     def __init__(self, names: dict, budget: Budget):
         self.names = names
@@ -121,18 +124,25 @@ class _Eval:
         self.depth = 0
 
     def __call__(self, node):
-        self.budget.charge()
-        method = getattr(self, "visit_" + type(node).__name__, None)
+        budget = self.budget
+        budget.steps += 1  # Budget.charge, inlined: this runs for every node evaluated
+        if budget.steps >= budget.next_check:
+            budget.charge(0)
+        method = _DISPATCH.get(type(node))
         if method is None:
-            raise ExprError(f"{_describe(node)} is not allowed in a spec expression")
-        return method(node)
+            method = getattr(_Eval, "visit_" + type(node).__name__, None)
+            if method is None:
+                raise ExprError(f"{_describe(node)} is not allowed in a spec expression")
+            _DISPATCH[type(node)] = method
+        return method(self, node)
 
     def visit_Expression(self, node):
         return self(node.body)
 
     def visit_Constant(self, node):
-        need(isinstance(node.value, (int, float, str, bool, type(None))), f"constant {node.value!r} is not allowed")
-        return self.budget.result(node.value)
+        value = node.value
+        need(isinstance(value, (int, float, str, bool, type(None))), f"constant {value!r} is not allowed")
+        return self.budget.result(value) if isinstance(value, (int, float)) else value
 
     def visit_Name(self, node):
         if node.id in self.names:
@@ -301,6 +311,9 @@ def substitute(value, names: dict, deadline: float | None = None):
     if isinstance(value, str) and "${" in value:
         full = FULL.match(value)
         if full and "${" not in full.group(1):
+            inner = full.group(1).strip()
+            if inner in names and inner.isidentifier():  # `${planes}`: most expressions are one name
+                return names[inner]
             return evaluate(full.group(1), names, deadline)
         budget = Budget(deadline)
         total = len(value)

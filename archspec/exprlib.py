@@ -70,14 +70,14 @@ class Budget:
         now = time.monotonic()
         self.deadline = min(now + MAX_SECONDS, deadline) if deadline is not None else now + MAX_SECONDS
         self.steps = 0
-        self._next_clock = 1024
+        self.next_check = 1024  # the step count at which to look at the limits again
 
     def charge(self, n: int = 1):
         self.steps += n
         if self.steps > MAX_STEPS:
             raise LimitError(f"the expression does more than {MAX_STEPS:,} steps of work")
-        if self.steps >= self._next_clock:
-            self._next_clock = self.steps + 1024
+        if self.steps >= self.next_check:
+            self.next_check = min(self.steps + 1024, MAX_STEPS + 1)
             if time.monotonic() > self.deadline:
                 raise LimitError(f"the expression ran past its time limit ({MAX_SECONDS:g} s, or the spec's)")
 
@@ -103,6 +103,10 @@ class Budget:
 
     def result(self, value):
         """Check a value just made against the bounds; pass it through."""
+        if type(value) is int:  # the common case first
+            if value.bit_length() > MAX_INT_BITS:
+                raise LimitError(f"an integer result has more than {MAX_INT_BITS} bits")
+            return value
         if is_int(value) and value.bit_length() > MAX_INT_BITS:
             raise LimitError(f"an integer result has more than {MAX_INT_BITS} bits")
         if isinstance(value, float) and not math.isfinite(value):

@@ -146,7 +146,7 @@ def _check_grammar(raw: LocDict, ctx: Ctx):
         except ValidationError as exc:
             diags = diagnostics(exc, raw, model, what, raw.loc)
             raise Fail(*(replace(d, trace=ctx.trace) for d in diags)) from None
-    ctx.state.checked.add(id(raw))
+    ctx.state.checked[id(raw)] = raw
 
 
 def _only(raw: LocDict, allowed: tuple[str, ...], kind: str, ctx: Ctx):

@@ -176,6 +176,36 @@ class _Builder:
         return out
 
 
+_OPEN = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_CLOSE = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+
+
+def _check_nesting(text: str, filename: str) -> None:
+    """Refuse deep nesting before composing: libyaml's parser walks events without recursion,
+    but composing a node tree recurses once per level, and 400,000 `[` overflow the C stack."""
+    loader = _Loader(text)
+    depth = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, _OPEN):
+                depth += 1
+                if depth > MAX_NESTING:
+                    mark = event.start_mark
+                    fail(
+                        "AS004",
+                        f"the document nests mappings and lists more than {MAX_NESTING} deep",
+                        Loc(filename, mark.line + 1, mark.column + 1),
+                        hint="a spec nests a few levels; use blocks for deep structure",
+                    )
+            elif isinstance(event, _CLOSE):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # composing reports it, with its position
+    finally:
+        loader.dispose()
+
+
 def load_yaml(text: str, filename: str) -> LocDict:
     """Parse one spec document. Raises `Fail` with a located diagnostic."""
     if len(text) > MAX_BYTES:
@@ -185,6 +215,7 @@ def load_yaml(text: str, filename: str) -> LocDict:
             Loc(filename, 1, 1),
             hint="split the spec into a network and block libraries",
         )
+    _check_nesting(text, filename)
     loader = _Loader(text)
     try:
         root = loader.get_single_node()

@@ -88,7 +88,8 @@ class State:
     diags: list[Diagnostic] = field(default_factory=list)
     nodes: int = 0
     tables: dict[Path, dict[str, BlockInfo]] = field(default_factory=dict)
-    checked: set[int] = field(default_factory=set)  # entries whose grammar was checked (by id)
+    # Entries whose grammar was checked, by id; holding them keeps an id from being reused.
+    checked: dict[int, object] = field(default_factory=dict)
     # The whole expansion's time limit: many small expressions can add up to a hang too.
     deadline: float = field(default_factory=lambda: time.monotonic() + MAX_SECONDS)
 

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import fuzzing  # noqa: E402
 
+BUILT = "built and run with torch"
 MEMORY_LIMIT = 4 << 30  # address space of a worker: past it, an allocation fails (a blow-up)
 TIMEOUT_S = 3 * fuzzing.HANG_S  # a worker silent this long is stuck
 
@@ -46,10 +47,13 @@ def _worker(conn, seed: int, build: bool):
             try:
                 case = case_for(seed, index)
                 v = fuzzing.judge(case, work)
-                if build and v.outcome == "valid" and fuzzing.small(v.network):
+                if build and v.outcome == "valid" and v.network is not None and fuzzing.small(v.network):
                     problem = fuzzing.torch_false_accept(v.network)
-                    if problem:
-                        v = fuzzing.Verdict("false accept", v.seconds, problem)
+                    v = (
+                        fuzzing.Verdict("false accept", v.seconds, problem)
+                        if problem
+                        else fuzzing.Verdict("valid", v.seconds, BUILT)
+                    )
                 described = case.describe() if v.outcome not in fuzzing.GOOD else ""
                 conn.send((index, v.outcome, v.seconds, f"{described[:300]}\n  {v.detail}"))
             except MemoryError:
@@ -94,6 +98,7 @@ def campaign(cases: int, seed: int, jobs: int, build: bool) -> tuple[Counter, li
         for part in pool.map(lambda c: _run_chunk(c, seed, build), chunks):
             for index, outcome, seconds, detail in part:
                 counts[outcome] += 1
+                counts["built"] += detail.endswith(BUILT)
                 slowest = max(slowest, (seconds, index))
                 if outcome not in fuzzing.GOOD:
                     bad.append((index, outcome, detail))
@@ -125,6 +130,8 @@ def main() -> int:
     print(f"seed {args.seed}: {args.cases} cases in {wall:.1f} s (slowest case #{slowest[1]}: {slowest[0]:.2f} s)")
     for outcome in fuzzing.OUTCOMES:
         print(f"  {outcome:<22} {counts.get(outcome, 0):>7}")
+    if args.build:
+        print(f"  (valid and small enough, so built and run with torch: {counts['built']})")
     for index, outcome, detail in bad[:50]:
         print(f"\n#{index} {outcome}: {detail[:900]}")
     return 0 if not bad else 1

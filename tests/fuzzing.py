@@ -356,7 +356,7 @@ def mutate_text(text: str, rng: random.Random, steps: list[str]) -> str | bytes:
         return text + "\ndescription: " + "x" * rng.choice([10_000, 2_000_000]) + "\n"
     if kind == 11:
         steps.append("deep flow nesting")
-        depth = rng.choice([50, 150, 5000])
+        depth = rng.choice([50, 150, 5000, 300_000])
         return text + "\ndeep: " + "[" * depth + "]" * depth + "\n"
     if kind == 12:
         steps.append("duplicate line")
@@ -494,7 +494,7 @@ def judge(case: Case, workdir: Path, cli: bool = True) -> Verdict:
     return Verdict("located error" if result.errors else "valid", seconds, network=result.network)
 
 
-def small(network, max_params: int = 2_000_000, max_macs: int = 200_000_000, max_values: int = 20_000_000) -> bool:
+def small(network, max_params: int = 12_000_000, max_macs: int = 2_000_000_000, max_values: int = 50_000_000) -> bool:
     """Cheap enough to build and run once on a CPU: weights, MACs and activations."""
     values = sum(math.prod(n.shape) for n in network.nodes.values())
     return network.total_params <= max_params and network.total_macs <= max_macs and values <= max_values

@@ -122,9 +122,15 @@ def test_size_encoding_and_nesting_are_bounded(tmp_path):
     wide.write_bytes("name: x\n".encode("utf-16"))
     assert _message(read_spec_file, wide)[0] == "AS002"
     assert _message(load_yaml, "a: " + "[" * 150 + "]" * 150, "deep.yaml")[1].startswith(
-        "deep.yaml:1:104: error[AS004] the document nests mappings and lists more than 100 deep"
+        "deep.yaml:1:103: error[AS004] the document nests mappings and lists more than 100 deep"
     )
     assert _message(load_yaml, "a: " + "[" * 5000 + "]" * 5000, "deeper.yaml")[0] == "AS004"
     assert _message(load_yaml, "a: &a [*a]", "loop.yaml")[0] == "AS004"
     assert _message(load_yaml, "a: !!int abc", "tag.yaml")[0] == "AS103"
     assert _message(load_yaml, "a: " + "1" * 5000, "digits.yaml")[0] == "AS103"
+
+
+def test_nesting_is_refused_before_composition_overflows_the_c_stack():
+    """400,000 `[` once crashed the process (libyaml's composer recursed per level)."""
+    text = "a: " + "[" * 400_000 + "]" * 400_000
+    assert _message(load_yaml, text, "deep.yaml")[0] == "AS004"

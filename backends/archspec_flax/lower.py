@@ -11,6 +11,7 @@ import ast
 import re
 
 from archspec import __version__
+from archspec import plugins
 from archspec.api import Network
 from archspec.codegen import Idioms, generate, io_doc, safe_text
 from archspec.codegen.pysrc import call
@@ -40,8 +41,9 @@ def nhwc(shape: tuple) -> str:
 
 
 class FlaxLowering:
-    def __init__(self, net: Network) -> None:
+    def __init__(self, net: Network, emitters: dict) -> None:
         self.net = net
+        self.emitters = emitters
         self.idioms = Idioms(
             base="nnx.Module",
             forward="__call__",
@@ -62,10 +64,10 @@ class FlaxLowering:
         return self.net.shape(node.inputs[0]) if node.inputs else ()
 
     def module(self, node: Node) -> ast.expr | None:
-        return EMITTERS[node.op.name].module(node.op, self._in_shape(node))
+        return self.emitters[node.op.name].module(node.op, self._in_shape(node))
 
     def call(self, node: Node, module: ast.expr | None, args: list[ast.expr]) -> ast.expr:
-        return EMITTERS[node.op.name].call(node.op, module, args, self._in_shape(node))
+        return self.emitters[node.op.name].call(node.op, module, args, self._in_shape(node))
 
     def augmented(self, node: Node) -> bool:
         return False
@@ -73,6 +75,7 @@ class FlaxLowering:
 
 def emit(net: Network) -> str:
     graph = net.graph
+    emitters = plugins.emitters_for("flax", EMITTERS, net)
     header = HEADER.format(
         name=safe_text(graph.name),
         version=__version__,
@@ -91,9 +94,9 @@ def emit(net: Network) -> str:
         for n in graph.nodes
     ):
         helpers.append(TORCH_DEFAULT_BIAS)
-    used = {h for n in graph.nodes for h in EMITTERS[n.op.name].helpers}
+    used = {h for n in graph.nodes for h in emitters[n.op.name].helpers}
     helpers += [HELPERS[h] for h in HELPERS if h in used]
-    source = generate(net, FlaxLowering(net), header, helpers)
+    source = generate(net, FlaxLowering(net, emitters), header, helpers)
     if re.search(r"\bSequential\(", source):  # the chain helper goes before the classes that use it
         head, sep, rest = source.partition("\n\n\nclass ")
         source = head + "\n\n\n" + SEQUENTIAL.strip("\n") + "\n\n\nclass " + rest if sep else source

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import ast
 
-from archspec.codegen import OpEmitter, Slot, call, const, name, scale, template
-from archspec.ops import OPS, pair
+from archspec.codegen import OpEmitter, Slot, call, const, scale, template
+from archspec.ops import pair
 
 EMITTERS: dict[str, OpEmitter] = {}
 
@@ -217,6 +217,3 @@ class StochasticDepth(nn.Module):
         return x * keep.div_(1.0 - self.p)
 ''',
 }
-
-_ = name  # re-exported for emitters of plugin ops
-MISSING = sorted(set(OPS) - set(EMITTERS))

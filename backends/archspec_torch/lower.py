@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 
 from archspec import __version__
+from archspec import plugins
 from archspec.api import Network
 from archspec.codegen import Idioms, generate, io_doc, safe_text
 from archspec.codegen.pysrc import call, name, statement
@@ -65,8 +66,9 @@ def _reinitialised(op) -> bool:
 
 
 class TorchLowering:
-    def __init__(self, net: Network) -> None:
+    def __init__(self, net: Network, emitters: dict) -> None:
         self.net = net
+        self.emitters = emitters
         self.inplace = in_place(net)
         self.idioms = Idioms(
             base="nn.Module",
@@ -88,7 +90,7 @@ class TorchLowering:
         return self.net.shape(node.inputs[0]) if node.inputs else ()
 
     def module(self, node: Node) -> ast.expr | None:
-        expr = EMITTERS[node.op.name].module(node.op, self._in_shape(node))
+        expr = self.emitters[node.op.name].module(node.op, self._in_shape(node))
         if expr is None:
             return None
         if node.path in self.inplace and node.op.name == "relu":
@@ -98,7 +100,7 @@ class TorchLowering:
         return expr
 
     def call(self, node: Node, module: ast.expr | None, args: list[ast.expr]) -> ast.expr:
-        return EMITTERS[node.op.name].call(node.op, module, args, self._in_shape(node))
+        return self.emitters[node.op.name].call(node.op, module, args, self._in_shape(node))
 
     def augmented(self, node: Node) -> bool:
         return node.path in self.inplace and node.op.name == "add"
@@ -186,6 +188,7 @@ from torch import nn
 
 def emit(net: Network) -> str:
     graph = net.graph
+    emitters = plugins.emitters_for("torch", EMITTERS, net)
     skip_note = (
         "\nLayers whose parameters reset_parameters() sets are created with nn.utils.skip_init,"
         "\nso they are not initialised twice."
@@ -201,11 +204,11 @@ def emit(net: Network) -> str:
         macs=net.total_macs,
         skip_note=skip_note,
     )
-    used = {h for n in graph.nodes for h in EMITTERS[n.op.name].helpers}
+    used = {h for n in graph.nodes for h in emitters[n.op.name].helpers}
     helpers = [HELPERS[h] for h in HELPERS if h in used]
     init = _init_lines(net)
     model_init, methods = [], []
     if init:
         model_init = ["self.reset_parameters()"]
         methods = ["", "    def reset_parameters(self) -> None:", *init]
-    return generate(net, TorchLowering(net), header, helpers, model_init, methods)
+    return generate(net, TorchLowering(net, emitters), header, helpers, model_init, methods)
