@@ -204,7 +204,8 @@ def cmd_compile(args) -> int:
     try:
         source = impl.emit(result.network)
     except SpecError as exc:  # the backend cannot lower an op (AS601)
-        print(report.check_text([dataclasses.replace(result, network=None, diagnostics=tuple(exc.diagnostics))]), file=sys.stderr)
+        failed = dataclasses.replace(result, network=None, diagnostics=tuple(exc.diagnostics))
+        print(report.check_text([failed]), file=sys.stderr)
         return EXIT_INVALID
     target = args.output or str(Path(args.spec).with_suffix("").name) + impl.suffix
     if target == "-":

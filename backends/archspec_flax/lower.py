@@ -10,8 +10,7 @@ from __future__ import annotations
 import ast
 import re
 
-from archspec import __version__
-from archspec import plugins
+from archspec import __version__, plugins
 from archspec.api import Network
 from archspec.codegen import Idioms, generate, io_doc, safe_text
 from archspec.codegen.pysrc import call
