@@ -23,6 +23,7 @@ from .exprlib import (
     Budget,
     ExprError,
     LimitError,
+    SpecBudget,
     is_int,
     is_num,
     is_seq,
@@ -31,7 +32,7 @@ from .exprlib import (
     text_of,
 )
 
-__all__ = ["ExprError", "LimitError", "evaluate", "substitute", "is_expression", "FUNCTIONS", "MAX_SEQ"]
+__all__ = ["ExprError", "LimitError", "SpecBudget", "evaluate", "substitute", "is_expression", "FUNCTIONS", "MAX_SEQ"]
 
 FULL = re.compile(r"^\$\{(.*)\}$", re.S)
 PART = re.compile(r"\$\{(.*?)\}", re.S)
@@ -295,18 +296,22 @@ def _parse(text: str) -> ast.Expression:
         raise ExprError("the expression cannot be parsed (nested too deeply, or a NUL character)") from None
 
 
-def evaluate(text: str, names: dict, deadline: float | None = None):
-    """Evaluate one expression (the text inside `${...}`). Raises only `ExprError`."""
+def evaluate(text: str, names: dict, spec: SpecBudget | None = None):
+    """Evaluate one expression (the text inside `${...}`), its work counted against `spec` (all
+    of one spec's expressions) when given. Raises only `ExprError`."""
     if len(text) > MAX_EXPR_LEN:
         raise LimitError(f"expression longer than {MAX_EXPR_LEN} characters")
     tree = _parse(text)
+    budget = Budget(spec)
     try:
-        return _Eval(dict(names), Budget(deadline))(tree)
+        return _Eval(dict(names), budget)(tree)
     except RecursionError:
         raise LimitError("the expression nests too deeply") from None
+    finally:
+        budget.done()
 
 
-def substitute(value, names: dict, deadline: float | None = None):
+def substitute(value, names: dict, spec: SpecBudget | None = None):
     """`${e}` alone gives e's value (any type); `${e}` inside text interpolates str(e)."""
     if isinstance(value, str) and "${" in value:
         full = FULL.match(value)
@@ -314,13 +319,13 @@ def substitute(value, names: dict, deadline: float | None = None):
             inner = full.group(1).strip()
             if inner in names and inner.isidentifier():  # `${planes}`: most expressions are one name
                 return names[inner]
-            return evaluate(full.group(1), names, deadline)
-        budget = Budget(deadline)
+            return evaluate(full.group(1), names, spec)
+        budget = Budget(spec)
         total = len(value)
 
         def part(m):
             nonlocal total
-            text = text_of(evaluate(m.group(1), names, deadline), budget)
+            text = text_of(evaluate(m.group(1), names, spec), budget)
             total += len(text)
             if total > MAX_SEQ:
                 raise LimitError(f"the interpolated string is longer than {MAX_SEQ:,} characters")

@@ -17,7 +17,8 @@ MAX_SEQ = 100_000  # items of a list, characters of a string
 MAX_SIZE = 1_000_000  # a value's items and characters, nested lists counted in full
 MAX_NESTING = 32  # lists inside lists
 MAX_STEPS = 200_000  # units of work of one expression (an item visited, a node evaluated)
-MAX_SECONDS = 1.0  # wall time of one expression
+MAX_SPEC_STEPS = 5_000_000  # units of work of all a spec's expressions (a cheap one repeated 100,000 times)
+MAX_SECONDS = 5.0  # wall time of one expression: a backstop, the step counts are the deterministic bound
 
 
 class ExprError(Exception):
@@ -63,23 +64,41 @@ def is_seq(v) -> bool:
     return isinstance(v, (list, tuple, str))
 
 
-class Budget:
-    """Work done by one evaluation; shared with a spec-wide deadline when one is given."""
+class SpecBudget:
+    """What all of one spec's expressions may spend together: steps, and a wall-clock backstop."""
 
     def __init__(self, deadline: float | None = None):
-        now = time.monotonic()
-        self.deadline = min(now + MAX_SECONDS, deadline) if deadline is not None else now + MAX_SECONDS
+        self.deadline = deadline if deadline is not None else time.monotonic() + 3600.0
         self.steps = 0
-        self.next_check = 1024  # the step count at which to look at the limits again
+
+
+class Budget:
+    """Work done by one evaluation, within its own bounds and what is left of the spec's."""
+
+    def __init__(self, spec: SpecBudget | None = None):
+        self.spec = spec
+        now = time.monotonic()
+        self.deadline = min(now + MAX_SECONDS, spec.deadline) if spec is not None else now + MAX_SECONDS
+        self.limit = min(MAX_STEPS, MAX_SPEC_STEPS - spec.steps) if spec is not None else MAX_STEPS
+        self.steps = 0
+        self.next_check = min(1024, self.limit + 1)  # the step count at which to look at the limits again
 
     def charge(self, n: int = 1):
         self.steps += n
-        if self.steps > MAX_STEPS:
+        if self.steps > self.limit:
+            if self.limit < MAX_STEPS:
+                raise LimitError(f"the spec's expressions do more than {MAX_SPEC_STEPS:,} steps of work in all")
             raise LimitError(f"the expression does more than {MAX_STEPS:,} steps of work")
         if self.steps >= self.next_check:
-            self.next_check = min(self.steps + 1024, MAX_STEPS + 1)
+            self.next_check = min(self.steps + 1024, self.limit + 1)
             if time.monotonic() > self.deadline:
                 raise LimitError(f"the expression ran past its time limit ({MAX_SECONDS:g} s, or the spec's)")
+
+    def done(self):
+        """Count this evaluation's work against the spec's."""
+        if self.spec is not None:
+            self.spec.steps += self.steps
+            self.steps = 0
 
     def size(self, value, limit: int = MAX_SIZE) -> int:
         """Items and characters in `value`, counting shared sub-lists each time; stops past `limit`."""

@@ -136,8 +136,19 @@ def test_interpolation_cannot_double_strings_without_bound():
 def test_a_wall_time_deadline_stops_an_expression():
     import time
 
-    from archspec.expr import LimitError
+    from archspec.expr import LimitError, SpecBudget
 
     with pytest.raises(LimitError) as err:
-        evaluate("[i for i in range(100000)]", {}, deadline=time.monotonic() - 1)
+        evaluate("[i for i in range(100000)]", {}, SpecBudget(deadline=time.monotonic() - 1))
     assert "time limit" in str(err.value)
+
+
+def test_all_of_a_specs_expressions_share_one_step_budget():
+    """A cheap expression repeated 100,000 times is bounded too, by steps, not by a clock."""
+    from archspec.expr import LimitError, SpecBudget
+
+    spec = SpecBudget()
+    with pytest.raises(LimitError) as err:
+        for _ in range(1000):
+            evaluate("len([i for i in range(20000)])", {}, spec)
+    assert str(err.value).endswith("the spec's expressions do more than 5,000,000 steps of work in all")
