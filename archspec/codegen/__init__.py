@@ -17,7 +17,7 @@ from ..api import Network
 from .classes import classes
 from .lowering import Backend, Idioms, OpEmitter
 from .naming import Namespace, class_name, safe_text
-from .pysrc import CodegenError, Slot, call, const, name, template
+from .pysrc import CodegenError, Slot, call, const, join, name, template
 from .render import render_class
 from .structure import build_tree
 
@@ -35,6 +35,7 @@ __all__ = [
     "generate",
     "instantiate",
     "io_doc",
+    "join",
     "name",
     "safe_text",
     "scale",
@@ -45,7 +46,9 @@ __all__ = [
 def generate(net: Network, backend: Backend, header: str, helpers: list[str], model_init=(), model_methods=()) -> str:
     """The whole generated file: header, helper definitions, the block classes, the model last."""
     root = build_tree(net)
-    gen, model = classes(root, net, backend)
+    gen, model, chains = classes(root, net, backend)
+    if chains and backend.idioms.sequential_source:  # the framework has no chain container: define one
+        helpers = [*helpers, backend.idioms.sequential_source]
     parts = [header.rstrip("\n") + "\n"]
     parts += [h.strip("\n") + "\n" for h in helpers]
     for cls in gen:

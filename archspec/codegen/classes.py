@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from ..api import Network
 from .lowering import Backend
 from .naming import Namespace, camel, safe_text
-from .pysrc import Slot, _Unparser, self_attr
+from .pysrc import Slot, _Unparser, join, self_attr
 from .structure import Container, Leaf, Unit, containers
 
 
@@ -168,6 +168,7 @@ def _forward(d: Draft, net: Network, backend: Backend) -> None:
             last[p] = i
     for o in box.outputs:
         last[o] = len(box.units)
+    layers = {name for name, _ in d.init}  # children constructed as layers (the others are expressions)
     main = _main_chain(box)
     joins = {p for u in box.units if len(u.reads) > 1 for p in u.reads}
     holds: dict[str, int] = {v: last.get(p, -1) for p, v in var.items()}  # name -> last use of its value
@@ -186,12 +187,10 @@ def _forward(d: Draft, net: Network, backend: Backend) -> None:
         var[u.value] = target
         if isinstance(u.item, Leaf):
             node = u.item.node
-            module = _access(u, backend) if backend.module(node) is not None else None
+            has_layer = u.access[0] in layers if len(u.access) == 1 else backend.module(node) is not None
+            module = _access(u, backend) if has_layer else None
             if backend.augmented(node) and target == var.get(first or ""):
-                rest: ast.expr = args[1]
-                for a in args[2:]:
-                    rest = ast.BinOp(rest, ast.Add(), a)
-                stmt: ast.stmt = ast.AugAssign(ast.Name(target, ast.Store()), ast.Add(), rest)
+                stmt: ast.stmt = ast.AugAssign(ast.Name(target, ast.Store()), ast.Add(), join(ast.Add(), args[1:]))
             else:
                 value = backend.call(node, module, args)
                 if isinstance(value, ast.Name) and value.id == target:  # an identity: nothing to compute
@@ -304,26 +303,28 @@ def slots_of(d: Draft) -> list[tuple[Slot, str, bool]]:
 # --- classes ----------------------------------------------------------------------------------
 
 
-def classes(root: Container, net: Network, backend: Backend) -> tuple[list[GenClass], Draft]:
-    """Every generated class, dependencies first; the model's draft is the root's."""
+def classes(root: Container, net: Network, backend: Backend) -> tuple[list[GenClass], Draft, bool]:
+    """Every generated class, dependencies first; the model's draft is the root's; whether any group
+    is a plain chain (written with the framework's sequential container)."""
     drafts: dict[int, Draft] = {}
     out: list[GenClass] = []
     names = Namespace(backend.idioms.taken)
     model_name = _model_name(net, backend)
     names.reserve(model_name)
     firsts: dict[str, set[str]] = {}  # a block's first-named variant's children
+    order = {n.path: i for i, n in enumerate(net.graph.nodes)}
     by_height: dict[int, list[Container]] = {}
     for box in containers(root):
         if box.callable:
             by_height.setdefault(box.height, []).append(box)
     for height in sorted(by_height):
-        level = sorted(by_height[height], key=lambda b: min(_index(net, b)))
+        level = sorted(by_height[height], key=lambda b: min(order[p] for p in b.leaves))
         groups: dict[str, list[Draft]] = {}
         for box in level:
             d = drafts[id(box)] = draft(box, net, backend, drafts)
             if d.kind == "class":
                 groups.setdefault(d.key, []).append(d)
-        for ds in _name_order(groups):
+        for ds in groups.values():
             first = ds[0].box
             cls = GenClass(model_name if first is root else "", ds)
             for d in ds:
@@ -331,22 +332,13 @@ def classes(root: Container, net: Network, backend: Backend) -> tuple[list[GenCl
             _parameters(cls, net)
             out.append(cls)
         _name(out, names, firsts)
-    return out, drafts[id(root)]
+    return out, drafts[id(root)], any(d.kind == "sequential" for d in drafts.values())
 
 
 def _model_name(net: Network, backend: Backend) -> str:
     from .naming import class_name
 
     return class_name(net.graph.name, backend.idioms.taken)
-
-
-def _index(net: Network, box: Container) -> list[int]:
-    order = {n.path: i for i, n in enumerate(net.graph.nodes)}
-    return [order[p] for p in box.leaves] or [0]
-
-
-def _name_order(groups: dict[str, list[Draft]]) -> list[list[Draft]]:
-    return list(groups.values())
 
 
 def _base(box: Container) -> str:

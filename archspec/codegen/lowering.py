@@ -43,6 +43,7 @@ class Idioms:
     item: Callable[[ast.expr, str], ast.expr]  # member of a plain container
     shape: Callable[[tuple], str]  # a shape as the framework lays it out, for docstrings
     taken: set[str] = field(default_factory=set)  # names the file imports or defines
+    sequential_source: str = ""  # the definition `sequential` needs, where the framework lacks one
 
 
 class Backend(Protocol):

@@ -75,6 +75,14 @@ def call(func: str | ast.expr, *args: ast.expr, **kwargs: ast.expr) -> ast.Call:
     return ast.Call(func, list(args), [ast.keyword(k, v) for k, v in kwargs.items()])
 
 
+def join(op: ast.operator, args: list[ast.expr]) -> ast.expr:
+    """`a + b + c` (left to right, as Python evaluates it) for op `ast.Add()`."""
+    out = args[0]
+    for a in args[1:]:
+        out = ast.BinOp(out, op, a)
+    return out
+
+
 def template(source: str, **parts: ast.expr) -> ast.expr:
     """An expression from a backend's own template; `{name}` holes are filled with syntax."""
     marked = source

@@ -205,21 +205,21 @@ def _forward_lines(cls: GenClass, d: Draft, net: Network, backend: Backend, inde
     resolve = _Resolve(cls, backend, True, index)
     out: list[str] = []
     open_guard = False
-    for s in d.forward:
+    for k, s in enumerate(d.forward):
         node = resolve.visit(s.node)
         if s.guarded and not open_guard:
             out.append(f"        if {backend.idioms.training}:")
         open_guard = s.guarded
         indent = 12 if s.guarded else 8
-        out += statement(node, indent, _comment(cls, s, net, backend))
+        out += statement(node, indent, _comment(cls, k, net, backend))
     return out
 
 
-def _comment(cls: GenClass, s, net: Network, backend: Backend) -> list[str]:
+def _comment(cls: GenClass, k: int, net: Network, backend: Backend) -> list[str]:
     """The statement's node, shape and YAML line; shorter forms where the whole does not fit."""
+    s = cls.template.forward[k]
     if s.unit is None:
         return []
-    k = cls.template.forward.index(s)
     shapes = [net.shape(d.forward[k].unit.value) for d in cls.drafts]
     item = s.unit.item
     loc = item.node.loc if hasattr(item, "node") else (item.group.loc if item.group else None)

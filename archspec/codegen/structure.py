@@ -38,6 +38,7 @@ class Container:
     inputs: list[str] = field(default_factory=list)  # producer paths read from outside, in first-use order
     units: list[Unit] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    ordered: bool = False  # its program is final (a child's never depends on its parent)
 
 
 @dataclass(eq=False)
@@ -136,6 +137,8 @@ def _programs(net: Network, root: Container) -> None:
 
 
 def _order(box: Container, index, training, graph, root) -> None:
+    if box.ordered:
+        return
     while True:
         units = _units(box)
         owner = {}
@@ -169,6 +172,7 @@ def _order(box: Container, index, training, graph, root) -> None:
                     seen.setdefault(p)
         box.inputs = list(seen)
         box.outputs = [box.group.output]  # type: ignore[union-attr]
+    box.ordered = True
 
 
 def _toposort(units: list[Unit], owner: dict, index: dict) -> tuple[list[Unit], list[Unit]]:

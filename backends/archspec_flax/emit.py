@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 
-from archspec.codegen import OpEmitter, Slot, call, const, scale, template
+from archspec.codegen import OpEmitter, Slot, call, const, join, scale, template
 from archspec.codegen.pysrc import NO_DEFAULT
 from archspec.ops import pair, window_out
 
@@ -203,13 +203,6 @@ def _flatten(op, a, shape):
     return template("{x}.reshape({x}.shape[0], -1)", x=a[0])
 
 
-def _join(op: ast.operator, args: list[ast.expr]) -> ast.expr:
-    out = args[0]
-    for a in args[1:]:
-        out = ast.BinOp(out, op, a)
-    return out
-
-
 def _padding(op):
     p = op.padding
     return (p, p, p, p) if isinstance(p, int) else tuple(p)
@@ -264,8 +257,8 @@ _functional(
 )
 _functional("center_crop", lambda op, a, s: call("center_crop", a[0], a[1]), ("center_crop",))
 _functional("scale", lambda op, a, s: scale(op, a[0]))
-_functional("add", lambda op, a, s: _join(ast.Add(), a))
-_functional("multiply", lambda op, a, s: _join(ast.Mult(), a))
+_functional("add", lambda op, a, s: join(ast.Add(), a))
+_functional("multiply", lambda op, a, s: join(ast.Mult(), a))
 _functional(
     "concat",
     lambda op, a, s: call("jnp.concatenate", ast.List(a, ast.Load()), axis=Slot(axis(op.axis, len(s) + 1), "axis")),

@@ -8,7 +8,6 @@ the spec's node paths, so weights transfer by path.
 from __future__ import annotations
 
 import ast
-import re
 
 from archspec import __version__, plugins
 from archspec.api import Network
@@ -57,6 +56,7 @@ class FlaxLowering:
             item=lambda expr, key: ast.Subscript(expr, ast.Constant(key), ast.Load()),
             shape=nhwc,
             taken={"jax", "jnp", "nnx", "Sequential", *HELPERS, *INIT_CONSTANTS, "torch_default_bias"},
+            sequential_source=SEQUENTIAL,
         )
 
     def _in_shape(self, node: Node) -> tuple:
@@ -95,8 +95,4 @@ def emit(net: Network) -> str:
         helpers.append(TORCH_DEFAULT_BIAS)
     used = {h for n in graph.nodes for h in emitters[n.op.name].helpers}
     helpers += [HELPERS[h] for h in HELPERS if h in used]
-    source = generate(net, FlaxLowering(net, emitters), header, helpers)
-    if re.search(r"\bSequential\(", source):  # the chain helper goes before the classes that use it
-        head, sep, rest = source.partition("\n\n\nclass ")
-        source = head + "\n\n\n" + SEQUENTIAL.strip("\n") + "\n\n\nclass " + rest if sep else source
-    return source
+    return generate(net, FlaxLowering(net, emitters), header, helpers)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 
-from archspec.codegen import OpEmitter, Slot, call, const, scale, template
+from archspec.codegen import OpEmitter, Slot, call, const, join, scale, template
 from archspec.ops import pair
 
 EMITTERS: dict[str, OpEmitter] = {}
@@ -160,20 +160,13 @@ def _functional(op_name: str, fn, helpers: tuple[str, ...] = ()):
     EMITTERS[op_name] = OpEmitter(lambda op, s: None, lambda op, m, a, s: fn(op, a, s), helpers)
 
 
-def _join(op: ast.operator, args: list[ast.expr]) -> ast.expr:
-    out = args[0]
-    for a in args[1:]:
-        out = ast.BinOp(out, op, a)
-    return out
-
-
 _functional("flatten", lambda op, a, s: call("torch.flatten", a[0], const(1)))
 _functional(
     "global_avgpool2d",
     lambda op, a, s: template("{x}.mean((2, 3), keepdim=True)" if op.keepdims else "{x}.mean((2, 3))", x=a[0]),
 )
-_functional("add", lambda op, a, s: _join(ast.Add(), a))
-_functional("multiply", lambda op, a, s: _join(ast.Mult(), a))
+_functional("add", lambda op, a, s: join(ast.Add(), a))
+_functional("multiply", lambda op, a, s: join(ast.Mult(), a))
 _functional("concat", lambda op, a, s: call("torch.cat", ast.List(a, ast.Load()), Slot(op.axis, "dim")))
 _functional(
     "pad_channels",
