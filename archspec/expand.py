@@ -12,9 +12,10 @@ from pathlib import Path
 from .edits import apply_edits
 from .errors import fail
 from .files import File, block_table, chain_of, check_library, read_cached, validate_file
-from .instantiate import eval_when, expand_list
+from .instantiate import expand_list, resolve
 from .load import load_yaml
 from .params import Overrides, bind_spec, inputs_of
+from .spec import EntryCommon
 from .tree import (
     MAX_DEPTH,
     MAX_NODES,
@@ -109,7 +110,7 @@ def expand(source: str | Path, overrides: dict | None = None, *, text: str | Non
         for i, (o, model) in enumerate(zip(raw_out, out_file.spec.outputs)):
             text = o["node"] if isinstance(o, dict) else o
             training = bool(getattr(model, "training_only", False))
-            if isinstance(o, dict) and "when" in o and not eval_when(o, ctx):
+            if isinstance(o, dict) and not resolve(o, ctx, EntryCommon, "an output", ("when",)).get("when", True):
                 continue
             outputs.append(Ref(str(ctx.ev(text, raw_out.item_loc(i))), raw_out.item_loc(i), training))
     return Expanded(name, str(path), params, inputs, outputs, root, state.diags)

@@ -3,7 +3,6 @@ unrolled, `when: false` entries dropped, unnamed nodes named by position."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from pydantic import ValidationError
@@ -13,9 +12,19 @@ from .errors import Abort, Diagnostic, Fail, Loc, did_you_mean
 from .load import LocDict, LocList
 from .ops import OPS
 from .params import bind, short
-from .spec import CALL_KEYS, COMMON_KEYS, GROUP_KEYS, REPEAT_KEYS, entry_model, identifier_problem
+from .spec import (
+    CALL_KEYS,
+    COMMON_KEYS,
+    GROUP_KEYS,
+    REPEAT_KEYS,
+    TEMPLATES,
+    GroupEntry,
+    Repeat,
+    entry_model,
+    field_types,
+)
 from .tree import MAX_DEPTH, MAX_REPEAT, Ctx, Ref, TGroup, TNode, TOp, derive, loc_at
-from .validate import diagnostics
+from .validate import diagnostics, error_diagnostics, field_diagnostics
 
 
 def expand_list(entries, ctx: Ctx, loc: Loc) -> tuple[list[TNode], dict[str, Loc]]:
@@ -106,47 +115,83 @@ def expand_entry(raw, ctx: Ctx, where: Loc, disabled: dict, position: int) -> li
             where,
             hint="flatten the nesting; generated code cannot nest deeper than Python's parser allows",
         )
-    _check_grammar(raw, ctx)
+    precheck(raw, ctx)
     if "repeat" in raw:
         return _repeat(raw, ctx, disabled, position)
-    name = _name(raw, ctx)
-    local = name if name is not None else str(position)
-    if not eval_when(raw, ctx):
+    found = entry_model(raw)
+    if found is None:
+        keys = [k for k in raw if k not in COMMON_KEYS]
+        hint = next(filter(None, (did_you_mean(k, ["op", "block", "nodes", "repeat"]) for k in keys)), None)
+        ctx.fail(
+            "AS104",
+            "a node entry needs one of `op`, `block`, `nodes` or `repeat`",
+            raw.loc,
+            hint or "e.g. `- {op: conv2d, channels: 64, kernel: 3}`",
+        )
+    model, what = found
+    head = resolve(raw, ctx, model, what, ("name", "when"))
+    name = head.get("name")
+    if not head.get("when", True):
         if name is not None:
             disabled[name] = raw.loc
         return []
-    refs = _refs(raw, ctx)
+    local = name if name is not None else str(position)
     if "op" in raw:
-        return [_op(raw, ctx, name, refs)]
+        entry = resolve(raw, ctx, model, what, ("in", "op"))
+        return [_op(raw, ctx, name, _refs(raw, entry), entry["op"])]
     if "block" in raw:
-        return [_call(raw, ctx, name, refs, local)]
-    if "nodes" in raw:
-        return [_group(raw, ctx, name, refs, local)]
-    keys = [k for k in raw if k not in COMMON_KEYS]
-    hint = next(filter(None, (did_you_mean(k, ["op", "block", "nodes", "repeat"]) for k in keys)), None)
-    ctx.fail(
-        "AS104",
-        "a node entry needs one of `op`, `block`, `nodes` or `repeat`",
-        raw.loc,
-        hint or "e.g. `- {op: conv2d, channels: 64, kernel: 3}`",
-    )
+        entry = resolve(raw, ctx, model, what, ("in", "block"))
+        return [_call(raw, ctx, name, _refs(raw, entry), local, entry["block"])]
+    entry = resolve(raw, ctx, model, what, ("in", "output"))
+    return [_group(raw, ctx, name, _refs(raw, entry), local, entry.get("output"))]
 
 
-def _check_grammar(raw: LocDict, ctx: Ctx):
+def precheck(raw: LocDict, ctx: Ctx):
     """The entry's keys and literal values against its kind's model (spec.py): the grammar
-    `archspec schema` publishes. Values that are expressions are checked once evaluated. A block
-    body's entries are the same objects in every instance, so each is checked once."""
+    `archspec schema` publishes. Values holding expressions are checked by `resolve` once
+    evaluated. A block body's entries are the same objects in every instance: checked once."""
     if id(raw) in ctx.state.checked:
         return
     found = entry_model(raw)
     if found is not None:
         model, what = found
+        literal = {k: v for k, v in raw.items() if k in TEMPLATES or not _has_expression(v)}
         try:
-            model.model_validate(raw)
+            model.model_validate(literal)
         except ValidationError as exc:
-            diags = diagnostics(exc, raw, model, what, raw.loc)
-            raise Fail(*(replace(d, trace=ctx.trace) for d in diags)) from None
+            errors = [e for e in exc.errors(include_url=False) if e["type"] != "missing" or e["loc"][0] not in raw]
+            diags = error_diagnostics(errors, raw, model, what, raw.loc, None)
+            if diags:
+                raise Fail(*(replace(d, trace=ctx.trace) for d in diags)) from None
     ctx.state.checked[id(raw)] = raw
+
+
+def _has_expression(value) -> bool:
+    if isinstance(value, str):
+        return "${" in value
+    if isinstance(value, list):
+        return any(_has_expression(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_expression(v) for v in value.values())
+    return False
+
+
+def resolve(raw: LocDict, ctx: Ctx, model, what: str, keys: tuple[str, ...]) -> dict:
+    """The entry's values at `keys`, evaluated and validated against the types of `model`'s
+    fields: the same grammar as literal values. Absent and null keys are left out."""
+    types = field_types(model)
+    out, diags = {}, []
+    for key in keys:
+        if raw.get(key) is None:
+            continue
+        value = raw[key] if _plain(raw[key]) else ctx.ev(raw[key], loc_at(raw, key))
+        try:
+            out[key] = types[key].validate_python(value)
+        except ValidationError as exc:
+            diags.extend(replace(d, trace=ctx.trace) for d in field_diagnostics(exc, key, raw, model, what, value))
+    if diags:
+        raise Fail(*diags)
+    return out
 
 
 def _only(raw: LocDict, allowed: tuple[str, ...], kind: str, ctx: Ctx):
@@ -156,68 +201,14 @@ def _only(raw: LocDict, allowed: tuple[str, ...], kind: str, ctx: Ctx):
             ctx.fail("AS102", f"a {kind} entry has no field '{key}'", raw.key_loc(key), hint)
 
 
-def _name(raw: LocDict, ctx: Ctx) -> str | None:
-    if "name" not in raw or raw["name"] is None:
+def _refs(raw: LocDict, entry: dict) -> tuple[Ref, ...] | None:
+    """The validated `in` references, each at its own position when written as a list."""
+    if "in" not in entry:
         return None
-    value = ctx.ev(raw["name"], loc_at(raw, "name"))
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
-        ctx.fail(
-            "AS103",
-            f"name must be a string, not {short(value)}",
-            loc_at(raw, "name"),
-            hint="use an identifier such as `conv1`",
-        )
-    problem = identifier_problem(value, positional_ok=True)
-    if problem:
-        ctx.fail(
-            "AS105",
-            f"invalid node name: {problem}",
-            loc_at(raw, "name"),
-            "node names become attribute names and state_dict keys; use snake_case like `conv1`",
-        )
-    return value
-
-
-def eval_when(raw: LocDict, ctx: Ctx) -> bool:
-    if "when" not in raw:
-        return True
-    value = ctx.ev(raw["when"], loc_at(raw, "when"))
-    if not isinstance(value, bool):
-        ctx.fail(
-            "AS103",
-            f"`when` must be true or false, not {short(value)}",
-            loc_at(raw, "when"),
-            "write a comparison, e.g. `when: ${stride != 1}`",
-        )
-    return value
-
-
-def _refs(raw: LocDict, ctx: Ctx) -> tuple[Ref, ...] | None:
-    if "in" not in raw or raw["in"] is None:
-        return None
-    value = ctx.ev(raw["in"], loc_at(raw, "in"))
+    value = entry["in"]
     items = value if isinstance(value, list) else [value]
     locs = raw["in"].item_locs if isinstance(raw["in"], LocList) else [loc_at(raw, "in")] * len(items)
-    refs = []
-    for item, loc in zip(items, locs):
-        if isinstance(item, int) and not isinstance(item, bool):
-            item = str(item)
-        if not isinstance(item, str) or not _REF.match(item):
-            ctx.fail(
-                "AS103",
-                f"`in` must name nodes like `conv1` or `layer1.0`, not {short(item)}",
-                loc,
-                hint="write `in: conv1`, `in: [bn3, x]` or `in: layer1.0`",
-            )
-        refs.append(Ref(item, loc))
-    if not refs:
-        ctx.fail("AS103", "`in` is an empty list", loc_at(raw, "in"), "omit `in` to take the previous node")
-    return tuple(refs)
-
-
-_REF = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+    return tuple(Ref(item, loc) for item, loc in zip(items, locs))
 
 
 def _plain(value) -> bool:
@@ -225,21 +216,7 @@ def _plain(value) -> bool:
     return isinstance(value, (int, float)) or (isinstance(value, str) and "${" not in value)
 
 
-def _word(raw: LocDict, key: str, ctx: Ctx, example: str) -> str:
-    """The value of `op:` or `block:`, evaluated: a name, whatever the spec wrote there."""
-    value = ctx.ev(raw[key], loc_at(raw, key))
-    if not isinstance(value, str):
-        ctx.fail(
-            "AS103",
-            f"`{key}` must be a name, not {short(value)}",
-            loc_at(raw, key),
-            hint=f"write e.g. `{key}: {example}`",
-        )
-    return value
-
-
-def _op(raw: LocDict, ctx: Ctx, name, refs) -> TOp:
-    op_name = _word(raw, "op", ctx, "conv2d")
+def _op(raw: LocDict, ctx: Ctx, name, refs, op_name: str) -> TOp:
     if op_name not in OPS:
         hint = did_you_mean(op_name, OPS) or f"known ops: {', '.join(sorted(OPS))}"
         ctx.fail("AS101", f"unknown op {short(op_name)}", loc_at(raw, "op"), hint)
@@ -261,30 +238,13 @@ def _op(raw: LocDict, ctx: Ctx, name, refs) -> TOp:
     return TOp(name, raw.loc, ctx.trace, refs, op)
 
 
-def _group(raw: LocDict, ctx: Ctx, name, refs, local: str) -> TGroup:
-    _only(raw, COMMON_KEYS + GROUP_KEYS, "group", ctx)
+def _group(raw: LocDict, ctx: Ctx, name, refs, local: str, output: str | None) -> TGroup:
     children, disabled = expand_list(raw["nodes"], ctx.inside(local), loc_at(raw, "nodes"))
-    output = _output_ref(raw, ctx)
-    return TGroup(name, raw.loc, ctx.trace, refs, children, None, output, None, disabled)
+    ref = Ref(output, loc_at(raw, "output")) if output is not None else None
+    return TGroup(name, raw.loc, ctx.trace, refs, children, None, ref, None, disabled)
 
 
-def _output_ref(raw: LocDict, ctx: Ctx) -> Ref | None:
-    if raw.get("output") is None:
-        return None
-    value = ctx.ev(raw["output"], loc_at(raw, "output"))
-    if not isinstance(value, (str, int)) or isinstance(value, bool):
-        ctx.fail(
-            "AS103",
-            f"`output` must name a node, not {short(value)}",
-            loc_at(raw, "output"),
-            hint="name one of the group's nodes, e.g. `output: relu3`",
-        )
-    return Ref(str(value), loc_at(raw, "output"))
-
-
-def _call(raw: LocDict, ctx: Ctx, name, refs, local: str) -> TGroup:
-    _only(raw, COMMON_KEYS + CALL_KEYS, "block call", ctx)
-    block_name = _word(raw, "block", ctx, "bottleneck")
+def _call(raw: LocDict, ctx: Ctx, name, refs, local: str, block_name: str) -> TGroup:
     info = ctx.blocks.get(block_name) or ctx.home.get(block_name)
     if info is None:
         known = sorted(set(ctx.blocks) | set(ctx.home))
@@ -308,37 +268,25 @@ def _call(raw: LocDict, ctx: Ctx, name, refs, local: str) -> TGroup:
             hint="flatten the block hierarchy; blocks calling blocks more than 64 deep is almost surely a mistake",
         )
     args_raw = raw.get("with") or LocDict()
-    if not isinstance(args_raw, dict):
-        ctx.fail(
-            "AS103",
-            "`with` must be a mapping of block parameters",
-            loc_at(raw, "with"),
-            hint="write `with: {planes: 64, stride: 2}`",
-        )
     args = bind(info, args_raw, ctx, raw.loc)
     sub = ctx.inside(local, vars=args, home=info.home, stack=(*ctx.stack, block_name), trace=(raw.loc, *ctx.trace))
     body = info.raw["nodes"]
     children, disabled = expand_list(body, sub, loc_at(info.raw, "nodes"))
-    output = _output_ref(info.raw, sub)
+    output = resolve(info.raw, sub, GroupEntry, f"block '{block_name}'", ("output",)).get("output")
+    output = Ref(output, loc_at(info.raw, "output")) if output is not None else None
     return TGroup(name, raw.loc, ctx.trace, refs, children, tuple(info.model.inputs), output, block_name, disabled)
 
 
 def _repeat(raw: LocDict, ctx: Ctx, disabled: dict, position: int) -> list[TNode]:
-    name = _name(raw, ctx)
-    if not eval_when(raw, ctx):
+    what = (entry_model(raw) or (Repeat, "a repeat"))[1]
+    head = resolve(raw, ctx, Repeat, what, ("name", "when"))
+    name = head.get("name")
+    if not head.get("when", True):
         if name is not None:
             disabled[name] = raw.loc
         return []
-    count = ctx.ev(raw["repeat"], loc_at(raw, "repeat"))
-    if isinstance(count, bool) or not isinstance(count, (int, list)):
-        ctx.fail(
-            "AS103",
-            f"`repeat` must be a count or a list, not {short(count)}",
-            loc_at(raw, "repeat"),
-            hint="write `repeat: 3`, `repeat: ${depth}` or `repeat: [64, 128]`",
-        )
-    if isinstance(count, int) and count < 0:
-        ctx.fail("AS103", f"`repeat` count {count} is negative", loc_at(raw, "repeat"), "use 0 or more copies")
+    entry = resolve(raw, ctx, Repeat, what, ("repeat", "as", "index", "inline", "in"))
+    count = entry["repeat"]
     size = count if isinstance(count, int) else len(count)
     if size > MAX_REPEAT:
         ctx.fail(
@@ -348,16 +296,7 @@ def _repeat(raw: LocDict, ctx: Ctx, disabled: dict, position: int) -> list[TNode
             "check the repeat count and the parameters it is computed from",
         )
     items = range(count) if isinstance(count, int) else count
-    var = _ident_field(raw, "as", "i", ctx)
-    index = _ident_field(raw, "index", None, ctx)
-    inline = ctx.ev(raw.get("inline", False), loc_at(raw, "inline"))
-    if not isinstance(inline, bool):
-        ctx.fail(
-            "AS103",
-            f"`inline` must be true or false, not {short(inline)}",
-            loc_at(raw, "inline"),
-            hint="write `inline: true` or leave it out",
-        )
+    var, index, inline = entry.get("as", "i"), entry.get("index"), entry.get("inline", False)
     if inline and name is not None:
         ctx.fail(
             "AS102",
@@ -373,7 +312,7 @@ def _repeat(raw: LocDict, ctx: Ctx, disabled: dict, position: int) -> list[TNode
             raw.loc,
             hint="add `op:`, `block:` or `nodes:` beside `repeat`",
         )
-    refs = _refs(raw, ctx)
+    refs = _refs(raw, entry)
     dissolve = inline and "nodes" in template and not ({"op", "block"} & set(template))
     if dissolve:
         _only(template, ("nodes",), "inline repeat of nodes", ctx)
@@ -416,13 +355,3 @@ def _repeat(raw: LocDict, ctx: Ctx, disabled: dict, position: int) -> list[TNode
         child.name = child.name if child.name is not None else str(pos)
     check_duplicates(children, ctx)
     return [TGroup(name, raw.loc, ctx.trace, refs, children)]
-
-
-def _ident_field(raw: LocDict, key: str, default, ctx: Ctx):
-    value = raw.get(key)
-    if value is None:  # absent or null: the default
-        return default
-    problem = identifier_problem(value) if isinstance(value, str) else f"{short(value)} is not a name"
-    if problem:
-        ctx.fail("AS105", f"`{key}`: {problem}", loc_at(raw, key), hint="use a plain identifier such as `i` or `stage`")
-    return value

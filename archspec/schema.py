@@ -15,7 +15,7 @@ import copy
 from pydantic import BaseModel
 
 from .ops import OPS
-from .spec import CallEntry, EntryCommon, GroupEntry, RepeatKeys, SpecFile
+from .spec import TEMPLATES, CallEntry, EntryCommon, GroupEntry, RepeatKeys, SpecFile
 
 _EXPR = {"type": "string", "pattern": r"\$\{.*\}", "description": "an expression, e.g. ${planes * 4}"}
 _NODE = {"$ref": "#/$defs/Node"}
@@ -35,7 +35,13 @@ def _entry_keys(defs: dict) -> dict:
     """Keys any entry may carry: name, in, when, and the repeat keys (optional here)."""
     common, _ = _properties(EntryCommon, defs)
     repeat, _ = _properties(RepeatKeys, defs)
-    return {**common, **repeat}
+    return _evaluated({**common, **repeat})
+
+
+def _evaluated(props: dict) -> dict:
+    """An entry's keys as written: a value, or a `${...}` evaluated when the entry is expanded
+    (the models state the value's type; spec.TEMPLATES are evaluated later, member by member)."""
+    return {k: v if k in TEMPLATES else _allow_expr(v) for k, v in props.items()}
 
 
 def _op_schema(name: str, defs: dict, shared: dict) -> dict:
@@ -54,7 +60,7 @@ def _op_schema(name: str, defs: dict, shared: dict) -> dict:
 
 def _kind_schema(model: type[BaseModel], defs: dict, shared: dict, key: str) -> dict:
     props, _ = _properties(model, defs)
-    props = {**props, **copy.deepcopy(shared)}
+    props = {**_evaluated(props), **copy.deepcopy(shared)}
     if key == "nodes":
         props["nodes"] = {"type": "array", "items": _NODE, "description": props["nodes"].get("description", "")}
     return {

@@ -1,19 +1,22 @@
 """Stage 2 — spec: pydantic models of a spec file's structure.
 
-A file's top level, block definitions and imports are validated here, and the four kinds of
-node entry are described (EntryCommon, OpEntry, GroupEntry, CallEntry, RepeatKeys): expansion
-takes each kind's keys from them and `archspec schema` is generated from them. Their fields may
-hold `${...}` expressions that only have values once parameters are bound; each op node is then
-validated against its op model in `archspec.ops`.
+A file's top level, block definitions and imports are validated here, and the kinds of node
+entry are described (EntryCommon, OpEntry, GroupEntry, CallEntry, RepeatKeys). Each field's
+type is that of its value once evaluated: expansion checks literal values against the models
+before parameters are bound and `${...}` values against the same field types once evaluated;
+`archspec schema` is generated from them. An op's own fields are validated by its op model in
+`archspec.ops`.
 """
 
 from __future__ import annotations
 
+import functools
 import keyword
 import re
 from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic_core import PydanticCustomError
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -154,61 +157,120 @@ class SpecFile(_Model):
 
 
 # --- node entries ----------------------------------------------------------------------------------
-# One grammar for node entries: expansion takes each kind's keys from these models, and
-# `archspec schema` is generated from them. Values may be `${...}` expressions, which only have
-# values once parameters are bound; expansion checks the evaluated values.
+# One grammar for node entries. Each field's type is the value it must have once evaluated:
+# expansion checks an entry's literal values against these models before its parameters are
+# bound (`precheck`), and every `${...}` value against the same field once evaluated (`resolve`).
+# `archspec schema` is generated from them, with `${...}` allowed wherever a value is evaluated.
 
 Expr = Annotated[str, Field(pattern=r"\$\{.*\}", description="an expression, e.g. ${planes * 4}")]
-Ref = Union[str, int]
+
+# Keys whose values are not evaluated with the entry: member entries, block arguments and the
+# name template of repeat copies are evaluated later, per instance or per copy.
+TEMPLATES = frozenset({"nodes", "with", "names"})
+
+_REF = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
 
 
-class EntryCommon(_Model):
+_NAME_HINT = "node names become attribute names and state_dict keys; use snake_case like `conv1`"
+
+
+def _node_name(value: str | int) -> str:
+    value = str(value)
+    problem = identifier_problem(value, positional_ok=True)
+    if problem:
+        raise PydanticCustomError(
+            "AS105",
+            "invalid node name: {problem}",
+            {
+                "problem": problem,
+                "hint": "node names become attribute names and state_dict keys; use snake_case like `conv1`",
+            },
+        )
+    return value
+
+
+def _node_ref(value: str | int) -> str:
+    value = str(value)
+    if not _REF.match(value):
+        raise PydanticCustomError("node_ref", "a reference names a node, like `conv1` or `layer1.0`")
+    return value
+
+
+def _identifier(value: str) -> str:
+    problem = identifier_problem(value)
+    if problem:
+        raise PydanticCustomError(
+            "AS105",
+            "invalid index name: {problem}",
+            {"problem": problem, "hint": "use a plain identifier such as `i` or `stage`"},
+        )
+    return value
+
+
+NodeName = Annotated[Union[str, int], AfterValidator(_node_name)]
+NodeRef = Annotated[Union[str, int], AfterValidator(_node_ref)]
+Identifier = Annotated[str, AfterValidator(_identifier)]
+
+
+class _Entry(_Model):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
+
+
+class EntryCommon(_Entry):
     """Keys every node entry may carry, whatever its kind."""
 
-    name: Union[str, int, None] = Field(None, description="the node's name; default its position")
-    in_: Union[Ref, list[Ref], None] = Field(
-        None, alias="in", description="input node reference(s); default the previous node"
+    name: NodeName | None = Field(None, description="the node's name, e.g. `conv1`; default its position")
+    in_: Union[NodeRef, Annotated[list[NodeRef], Field(min_length=1)], None] = Field(
+        None,
+        alias="in",
+        description="input node reference(s), e.g. `in: conv1` or `in: [bn3, x]`; default the previous node",
     )
-    when: Union[bool, Expr, None] = Field(None, description="include the node only when true")
+    when: bool | None = Field(None, description="include the node only when true, e.g. `when: ${stride != 1}`")
 
 
-class RepeatKeys(_Model):
+class RepeatKeys(_Entry):
     """Keys that make copies of an entry (`repeat` plus the entry itself)."""
 
-    repeat: Union[Annotated[int, Field(ge=0)], list[Any], Expr] = Field(
-        description="make a group of copies of this entry, chained in sequence: a count or a list"
+    repeat: Union[Annotated[int, Field(ge=0)], list[Any]] = Field(
+        description="make a group of copies of this entry, chained in sequence: a count (`repeat: ${depth}`) or a list"
     )
-    as_: str | None = Field(None, alias="as", description="name of the index (or item) in expressions; default i")
-    index: str | None = Field(None, description="name of the index when repeating over a list")
+    as_: Identifier | None = Field(
+        None, alias="as", description="name of the index (or item) in expressions; default i"
+    )
+    index: Identifier | None = Field(None, description="name of the index when repeating over a list")
     names: str | None = Field(None, description="name template of each copy, e.g. denselayer${i + 1}")
-    inline: Union[bool, Expr, None] = Field(None, description="splice the copies into the enclosing sequence")
+    inline: bool | None = Field(None, description="splice the copies into the enclosing sequence: true or false")
 
 
 class OpEntry(EntryCommon):
     """An op: `op: NAME` plus that op's fields (checked by the op's own model)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
-    op: Union[str, Expr] = Field(description="the operation, e.g. conv2d")
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, strict=True)
+    op: str = Field(description="the operation, e.g. `op: conv2d`")
 
 
 class GroupEntry(EntryCommon):
     """A named sequence of nodes (like nn.Sequential)."""
 
     nodes: list[dict[str, Any]] = Field(description="the member node entries")
-    output: Union[Ref, None] = Field(None, description="the member whose value is the group's; default the last")
+    output: NodeRef | None = Field(
+        None, description="the member whose value is the group's, e.g. `output: relu3`; default the last"
+    )
 
 
 class CallEntry(EntryCommon):
     """An instance of a block."""
 
-    block: Union[str, Expr] = Field(description="the block's name")
-    with_: dict[str, Any] | None = Field(None, alias="with", description="the block's parameters")
+    block: str = Field(description="the block's name, e.g. `block: bottleneck`")
+    with_: dict[str, Any] | None = Field(
+        None, alias="with", description="the block's parameters, e.g. `with: {planes: 64}`"
+    )
 
 
 class RepeatedOp(RepeatKeys, OpEntry):
     """An op entry with `repeat`."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, strict=True)
 
 
 class RepeatedGroup(RepeatKeys, GroupEntry):
@@ -217,6 +279,10 @@ class RepeatedGroup(RepeatKeys, GroupEntry):
 
 class RepeatedCall(RepeatKeys, CallEntry):
     """A block call with `repeat`."""
+
+
+class Repeat(RepeatKeys, EntryCommon):
+    """The keys of a repeated entry that belong to the group of copies, not to each copy."""
 
 
 def entry_model(raw: dict) -> tuple[type[BaseModel], str] | None:
@@ -235,6 +301,16 @@ def keys(model: type[BaseModel], base: type[BaseModel] | None = None) -> tuple[s
     """The keys a model takes as written in a spec (aliases), less those of `base`."""
     skip = set(base.model_fields) if base else set()
     return tuple(f.alias or n for n, f in model.model_fields.items() if n not in skip)
+
+
+@functools.cache
+def field_types(model: type[BaseModel]) -> dict[str, TypeAdapter]:
+    """A validator per key of `model`, for values that are only known once evaluated."""
+    out = {}
+    for name, f in model.model_fields.items():
+        ann = Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation
+        out[f.alias or name] = TypeAdapter(ann, config=ConfigDict(strict=True))
+    return out
 
 
 COMMON_KEYS = keys(EntryCommon)  # name, in, when

@@ -49,15 +49,32 @@ def diagnostics(
     exc: ValidationError, raw, model: type[BaseModel], what: str, fallback: Loc, values=None
 ) -> list[Diagnostic]:
     """`raw` gives positions; `values` (the evaluated data, when it differs) gives the values shown."""
+    return error_diagnostics(exc.errors(include_url=False), raw, model, what, fallback, values)
+
+
+def field_diagnostics(
+    exc: ValidationError, key: str, raw, model: type[BaseModel], what: str, value
+) -> list[Diagnostic]:
+    """Errors of one field's value, validated on its own once evaluated (spec.field_types)."""
+    errors = [{**err, "loc": (key, *err["loc"])} for err in exc.errors(include_url=False)]
+    return error_diagnostics(errors, raw, model, what, raw.loc, {**raw, key: value})
+
+
+def error_diagnostics(errors: list, raw, model: type[BaseModel], what: str, fallback: Loc, values) -> list[Diagnostic]:
     values = raw if values is None else values
     out: list[Diagnostic] = []
-    merged: dict[tuple, list[str]] = {}
-    for err in exc.errors(include_url=False):
+    merged: dict[tuple, list[tuple[str, str]]] = {}
+    for err in errors:
         loc_path = tuple(err["loc"])
+        if err["type"].startswith("AS"):  # a rule with its own code (spec.py raises these)
+            key = _present(values, loc_path) or loc_path[:1]
+            where = loc_of(raw, key) or fallback
+            out.append(Diagnostic(err["type"], err["msg"], where, hint=err["ctx"]["hint"]))
+            continue
         if err["type"] not in ("extra_forbidden", "missing"):
             key = _present(values, loc_path) or loc_path[:1]
             msgs = merged.setdefault(key, [])
-            msg = err["msg"][0].lower() + err["msg"][1:]
+            msg = (err["type"], err["msg"][0].lower() + err["msg"][1:])
             if msg not in msgs:
                 msgs.append(msg)
             continue
@@ -82,13 +99,26 @@ def diagnostics(
         out.append(
             Diagnostic(
                 "AS103",
-                f"{what} field '{field}' = {_value(value)}: {'; or '.join(msgs)}",
+                f"{what} field '{field}' = {_value(value)}: {_reason(msgs)}",
                 where,
                 hint=_type_hint(model, loc_path)
                 or f"see `archspec schema` or docs/spec.md for the values '{field}' takes",
             )
         )
     return out
+
+
+def _reason(msgs: list[tuple[str, str]]) -> str:
+    """What is wrong with a value, from the errors of each member of a union: a constraint the
+    value breaks says more than the types it does not have; types alone are listed together."""
+    specific = [m for kind, m in msgs if not kind.endswith("_type")]
+    if specific:
+        return "; or ".join(specific)
+    prefix = "input should be a valid "
+    nouns = [m.removeprefix(prefix) for _, m in msgs]
+    if len(nouns) > 1 and all(m.startswith(prefix) for _, m in msgs):
+        return prefix + ", ".join(nouns[:-1]) + " or " + nouns[-1]
+    return "; or ".join(m for _, m in msgs)
 
 
 def _merge_typos(diags: list[Diagnostic]) -> list[Diagnostic]:
