@@ -186,9 +186,12 @@ def resolve(raw: LocDict, ctx: Ctx, model, what: str, keys: tuple[str, ...]) -> 
             continue
         value = raw[key] if _plain(raw[key]) else ctx.ev(raw[key], loc_at(raw, key))
         try:
-            out[key] = types[key].validate_python(value)
+            value = types[key].validate_python(value)
         except ValidationError as exc:
             diags.extend(replace(d, trace=ctx.trace) for d in field_diagnostics(exc, key, raw, model, what, value))
+            continue
+        if value is not None:  # `${None}` means absent, as a literal null does
+            out[key] = value
     if diags:
         raise Fail(*diags)
     return out
