@@ -208,13 +208,19 @@ def compile(spec: str | Path | Network, backend: str = "torch", **overrides) -> 
     return backends.get(backend).emit(_network(spec, overrides))
 
 
-def build(spec: str | Path | Network, backend: str = "torch", seed: int = 0, **overrides):
-    """Build a module instance for `backend` from the same generated source `compile` returns."""
+def build(spec: str | Path | Network, backend: str = "torch", seed: int = 0, init: bool = True, **overrides):
+    """Build a module instance for `backend` from the same generated source `compile` returns.
+
+    `init=False` skips random initialisation: the module holds shapes only (Flax: an
+    `nnx.eval_shape` module; PyTorch: meta tensors) and is meant to be filled by
+    `archspec.transfer` from a module or state with real weights (torchvision's, converted ones).
+    """
     from . import backends
 
     impl = backends.get(backend)
     network = _network(spec, overrides)
-    return impl.build(network, impl.emit(network), seed)
+    source = impl.emit(network)
+    return impl.build(network, source, seed) if init else impl.build(network, source, seed, init=False)
 
 
 class TransferError(ValueError):

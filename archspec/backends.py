@@ -1,7 +1,8 @@
 """Backend discovery: lowerings register under the `archspec.backends` entry-point group.
 
 A backend is an object with `name`, `suffix` (of generated files), `emit(network) -> str`
-(standalone source) and `build(network, source, seed)` (an instance from that source).
+(standalone source) and `build(network, source, seed, init)` (an instance from that source;
+without `init`, an abstract one that `archspec.transfer` fills without drawing random numbers).
 The core imports a backend only when it is asked for, so `check` never imports a framework.
 """
 
@@ -19,7 +20,7 @@ class Backend(Protocol):
 
     def emit(self, network: Any) -> str: ...
 
-    def build(self, network: Any, source: str, seed: int) -> Any: ...
+    def build(self, network: Any, source: str, seed: int, init: bool = True) -> Any: ...
 
     def export_state(self, module: Any) -> dict: ...  # canonical (PyTorch) keys and layouts
 

@@ -58,8 +58,8 @@ def generate(net: Network, backend: Backend, header: str, helpers: list[str], mo
         )
         parts.append("\n".join(lines) + "\n")
     out = parts[0]
-    for part in parts[1:]:  # two blank lines before a definition, one before module constants (isort)
-        out += ("\n\n" if part.startswith(("def ", "class ", "@")) else "\n") + part
+    for i, part in enumerate(parts[1:]):  # two blank lines around definitions; one after the imports
+        out += ("\n\n" if i or part.startswith(("def ", "class ", "@")) else "\n") + part
     return out
 
 
@@ -132,10 +132,10 @@ def _source_file(source: str, stem: str) -> str:
         return f"<archspec {stem} {digest}>"
 
 
-def instantiate(net: Network, source: str, backend: str, **kwargs):
+def instantiate(net: Network, source: str, backend: str, construct=lambda model_class: model_class()):
     """Execute generated source under its own file name (tracebacks show its lines, whose comments
-    give the YAML location) and build its model class; the instance records its source, backend
-    and fingerprint."""
+    give the YAML location) and build its model class with `construct`; the instance records its
+    source, backend and fingerprint."""
     import ast
     import re
 
@@ -146,7 +146,7 @@ def instantiate(net: Network, source: str, backend: str, **kwargs):
     tree = ast.parse(source, filename)
     exec(compile(tree, filename, "exec"), namespace)  # our own generated source: spec text only as literals
     model_class = [n.name for n in tree.body if isinstance(n, ast.ClassDef)][-1]  # the model is defined last
-    module = namespace[model_class](**kwargs)
+    module = construct(namespace[model_class])
     module.archspec_source = source
     module.archspec_backend = backend
     module.archspec_fingerprint = fingerprint(net)

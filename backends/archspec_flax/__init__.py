@@ -7,6 +7,23 @@ from archspec.codegen import instantiate
 from .lower import emit
 
 
+def _abstract(model_class, seed: int):
+    """The model with shapes in place of values, built without running its initialisers. Its
+    random streams (dropout) get real keys, nnx.Rngs(seed) restarted at count 0: no weights come
+    with them, and a key is not a random draw."""
+    import jax
+    import numpy as np
+    from flax import nnx
+
+    module = nnx.eval_shape(lambda: model_class(rngs=nnx.Rngs(seed)))
+    for _, var in nnx.iter_graph(module):
+        if isinstance(var, nnx.RngKey):
+            var.set_value(jax.random.key(seed))
+        elif isinstance(var, nnx.RngCount):
+            var.set_value(jax.numpy.asarray(np.uint32(0)))
+    return module
+
+
 class FlaxBackend:
     name = "flax"
     suffix = "_flax.py"
@@ -14,11 +31,15 @@ class FlaxBackend:
     def emit(self, network) -> str:
         return emit(network)
 
-    def build(self, network, source: str, seed: int = 0):
-        """Instantiate the generated class with `nnx.Rngs(seed)`; tracebacks show the generated lines."""
+    def build(self, network, source: str, seed: int = 0, init: bool = True):
+        """Instantiate the generated class with `nnx.Rngs(seed)`; tracebacks show the generated lines.
+        Without `init`, the module is abstract (`nnx.eval_shape`): every variable is a shape and
+        dtype, no random number is drawn, and `archspec.transfer` fills it."""
         from flax import nnx
 
-        return instantiate(network, source, self.name, rngs=nnx.Rngs(seed))
+        if init:
+            return instantiate(network, source, self.name, lambda model: model(rngs=nnx.Rngs(seed)))
+        return instantiate(network, source, self.name, lambda model: _abstract(model, seed))
 
     def export_state(self, module):
         from .transfer import export_state

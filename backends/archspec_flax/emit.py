@@ -23,7 +23,7 @@ INITS = {
     "normal": "NORMAL_001",
     "trunc_normal": "NORMAL_001",  # PyTorch truncates at +-2 absolute: at std 0.01 that is +-200 std
     "xavier_uniform": "XAVIER_UNIFORM",
-    "zeros": "nnx.initializers.zeros",
+    "zeros": "ZEROS",
     "default": "TORCH_DEFAULT_KERNEL",
 }
 
@@ -42,9 +42,9 @@ def ch(value: int, hint: str) -> Slot:
 
 def _bias_init(op, fan_in: int) -> ast.expr:
     if not isinstance(op.bias_init, str):
-        return call("nnx.initializers.constant", Slot(float(op.bias_init), "bias_value"))
+        return call("constant", Slot(float(op.bias_init), "bias_value"))
     if op.bias_init == "zeros" or op.init == "zeros":
-        return template("nnx.initializers.zeros")
+        return template("ZEROS")
     return call("torch_default_bias", Slot(fan_in, "fan_in"))  # PyTorch's U(+-1/sqrt(fan_in))
 
 

@@ -14,10 +14,16 @@ class TorchBackend:
     def emit(self, network) -> str:
         return emit(network)
 
-    def build(self, network, source: str, seed: int = 0):
-        """Instantiate the generated class after seeding torch; tracebacks show the generated lines."""
+    def build(self, network, source: str, seed: int = 0, init: bool = True):
+        """Instantiate the generated class after seeding torch; tracebacks show the generated lines.
+        Without `init`, parameters and buffers are on the meta device (shapes only, nothing drawn)
+        until `archspec.transfer` assigns real tensors."""
         import torch
 
+        if not init:
+            with torch.device("meta"):
+                module = instantiate(network, source, self.name)
+            return module.to_empty(device="meta")  # nn.utils.skip_init places its layers on the CPU
         torch.manual_seed(seed)
         return instantiate(network, source, self.name)
 

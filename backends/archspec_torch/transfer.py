@@ -26,4 +26,6 @@ def import_state(module, state: dict[str, np.ndarray]) -> None:
                 f"expects {tuple(target.shape)}"
             )
         converted[key] = torch.from_numpy(np.ascontiguousarray(value)).to(target.dtype)
-    module.load_state_dict(converted, strict=True)
+    # a module built with init=False holds meta tensors: the loaded tensors replace them
+    assign = any(t.is_meta for t in own.values())
+    module.load_state_dict(converted, strict=True, assign=assign)
