@@ -201,26 +201,65 @@ def _network(spec, overrides: dict) -> Network:
     return spec if isinstance(spec, Network) else load(spec, **overrides)
 
 
-def compile(spec: str | Path | Network, backend: str = "torch", **overrides) -> str:  # noqa: A001
-    """Generate the standalone source of `spec` for `backend` (what `archspec compile` writes)."""
+def compile(spec: str | Path | Network, backend: str = "torch", fold_bn: bool = False, **overrides) -> str:  # noqa: A001
+    """Generate the standalone source of `spec` for `backend` (what `archspec compile` writes);
+    `fold_bn=True` folds batch norms into the convolutions before them (inference; see fold.py)."""
     from . import backends
 
-    return backends.get(backend).emit(_network(spec, overrides))
+    network = _network(spec, overrides)
+    if fold_bn:
+        from .fold import fold_bn as fold
+
+        network, _ = fold(network)
+    return backends.get(backend).emit(network)
 
 
-def build(spec: str | Path | Network, backend: str = "torch", seed: int = 0, init: bool = True, **overrides):
+def build(
+    spec: str | Path | Network,
+    backend: str = "torch",
+    seed: int = 0,
+    init: bool = True,
+    scan: bool = False,
+    fold_bn: bool = False,
+    **overrides,
+):
     """Build a module instance for `backend` from the same generated source `compile` returns.
 
     `init=False` skips random initialisation: the module holds shapes only (Flax: an
     `nnx.eval_shape` module; PyTorch: meta tensors) and is meant to be filled by
     `archspec.transfer` from a module or state with real weights (torchvision's, converted ones).
+    `scan=True` (Flax) stacks each run of identical blocks and applies it with `nnx.scan`, so a
+    jitted step compiles one copy of the block; `transfer` keeps the blocks' own keys.
+    `fold_bn=True` builds the inference form with batch norms folded into the convolutions before
+    them (fold.py); `transfer` from the unfolded model folds its weights.
     """
     from . import backends
 
     impl = backends.get(backend)
-    network = _network(spec, overrides)
+    network = original = _network(spec, overrides)
+    pairs: tuple = ()
+    if fold_bn:
+        from .fold import fold_bn as fold
+
+        network, pairs = fold(original)
     source = impl.emit(network)
-    return impl.build(network, source, seed) if init else impl.build(network, source, seed, init=False)
+    module = _build(impl, backend, network, source, seed, init, scan)
+    if fold_bn:  # weights come from the unfolded network: transfer checks against it and folds
+        from .codegen import fingerprint
+
+        module.archspec_fingerprint = fingerprint(original)
+        module.archspec_folded = pairs
+    return module
+
+
+def _build(impl, backend: str, network: Network, source: str, seed: int, init: bool, scan: bool):
+    options = {**({"init": False} if not init else {}), **({"scan": True} if scan else {})}
+    try:
+        return impl.build(network, source, seed, **options)
+    except TypeError as exc:
+        if options and "unexpected keyword argument" in str(exc):
+            raise ValueError(f"backend '{backend}' does not support {', '.join(options)}") from None
+        raise
 
 
 class TransferError(ValueError):
@@ -244,6 +283,16 @@ def transfer(src, dst):
             "build both from the same spec with the same overrides"
         )
     state = backends.get(src.archspec_backend).export_state(src)
+    folded_src, folded_dst = getattr(src, "archspec_folded", ()), getattr(dst, "archspec_folded", ())
+    if folded_src != folded_dst:
+        if folded_src:
+            raise TransferError(
+                "src has its batch norms folded into its convolutions, which cannot be undone; "
+                "transfer from the unfolded model"
+            )
+        from .fold import fold_state
+
+        state = fold_state(state, folded_dst)
     try:
         backends.get(dst.archspec_backend).import_state(dst, state)
     except ValueError as exc:

@@ -201,8 +201,14 @@ def cmd_compile(args) -> int:
     if code is not None:
         print(report.check_text([result]), file=sys.stderr)
         return code
+    network = result.network
+    if args.fold_bn:
+        from .fold import fold_bn
+
+        network, pairs = fold_bn(network)
+        print(f"folded {len(pairs)} batch norms into the convolutions before them (inference)", file=sys.stderr)
     try:
-        source = impl.emit(result.network)
+        source = impl.emit(network)
     except SpecError as exc:  # the backend cannot lower an op (AS601)
         failed = dataclasses.replace(result, network=None, diagnostics=tuple(exc.diagnostics))
         print(report.check_text([failed]), file=sys.stderr)
@@ -375,6 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         metavar="FILE",
         help="where to write; '-' for stdout; default SPEC's name with the backend's suffix, here",
+    )
+    p.add_argument(
+        "--fold-bn",
+        action="store_true",
+        help="inference form: batch norms folded into the convolutions before them; "
+        "load weights with archspec.transfer from the unfolded model",
     )
     with_set(p)
     p.set_defaults(func=cmd_compile)

@@ -104,6 +104,7 @@ def main() -> None:
     if args.child:
         _child(*args.child)
         return
+    os.environ["KERAS_BACKEND"] = "jax"
     import jax
     import keras
 

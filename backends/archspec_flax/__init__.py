@@ -31,15 +31,23 @@ class FlaxBackend:
     def emit(self, network) -> str:
         return emit(network)
 
-    def build(self, network, source: str, seed: int = 0, init: bool = True):
+    def build(self, network, source: str, seed: int = 0, init: bool = True, scan: bool = False):
         """Instantiate the generated class with `nnx.Rngs(seed)`; tracebacks show the generated lines.
         Without `init`, the module is abstract (`nnx.eval_shape`): every variable is a shape and
-        dtype, no random number is drawn, and `archspec.transfer` fills it."""
+        dtype, no random number is drawn, and `archspec.transfer` fills it. With `scan`, runs of
+        identical blocks are stacked and applied with nnx.scan (scan.py): the compile time of a
+        jitted step stops growing with depth."""
         from flax import nnx
 
         if init:
-            return instantiate(network, source, self.name, lambda model: model(rngs=nnx.Rngs(seed)))
-        return instantiate(network, source, self.name, lambda model: _abstract(model, seed))
+            module = instantiate(network, source, self.name, lambda model: model(rngs=nnx.Rngs(seed)))
+        else:
+            module = instantiate(network, source, self.name, lambda model: _abstract(model, seed))
+        if scan:
+            from .scan import scan_repeats
+
+            scan_repeats(module)
+        return module
 
     def export_state(self, module):
         from .transfer import export_state

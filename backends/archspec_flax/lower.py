@@ -73,6 +73,8 @@ def emit(net: Network) -> str:
     emitters = plugins.emitters_for("flax", EMITTERS, net)
     helpers: list[str] = []
     inits = {INITS[n.op.init] for n in graph.nodes if n.op.name in WEIGHTED}
+    if any(n.op.name in WEIGHTED and n.op.bias and n.op.bias_init == "zeros" for n in graph.nodes):
+        inits.add("ZEROS")
     constants = [INIT_CONSTANTS[c] for c in INIT_CONSTANTS if c in inits]
     if any(n.op.name in WEIGHTED for n in graph.nodes):
         helpers.append(RANDOM_INIT)

@@ -27,6 +27,22 @@ def _variables(module):
             yield path, value
 
 
+def _entries(module):
+    """(canonical key, Flax leaf name, variable, index) per transferable value: the index picks a block's slice of
+    a variable stacked by scan.Scanned (None for a plain variable)."""
+    from flax import nnx
+
+    scans = {path: node for path, node in nnx.iter_graph(module) if type(node).__name__ == "Scanned"}
+    for path, var in _variables(module):
+        owner = next((p for p in scans if path[: len(p) + 1] == (*p, "layers")), None)
+        if owner is None:
+            yield _key(path), path[-1], var, None
+            continue
+        scan, rest = scans[owner], path[len(owner) + 1 :]
+        for i in range(scan.count):
+            yield _key((*owner[:-1], scan.start + i, *rest)), path[-1], var, i
+
+
 def _key(path) -> str:
     return ".".join(str(p) for p in (*path[:-1], _LEAF[path[-1]]))
 
@@ -46,21 +62,35 @@ def _from_canonical(leaf: str, array: np.ndarray) -> np.ndarray:
 
 
 def export_state(module) -> dict[str, np.ndarray]:
-    return {_key(p): np.array(_to_canonical(p[-1], np.asarray(v.get_value()))) for p, v in _variables(module)}
+    out = {}
+    for key, leaf, var, index in _entries(module):
+        value = np.asarray(var.get_value())
+        out[key] = np.array(_to_canonical(leaf, value if index is None else value[index]))
+    return out
 
 
 def import_state(module, state: dict[str, np.ndarray]) -> None:
     import jax.numpy as jnp
 
-    targets = {_key(p): (p, v) for p, v in _variables(module)}
-    missing, unexpected = sorted(set(targets) - set(state)), sorted(set(state) - set(targets))
+    entries = list(_entries(module))
+    targets = {key for key, *_ in entries}
+    missing, unexpected = sorted(targets - set(state)), sorted(set(state) - targets)
     if missing or unexpected:
         raise ValueError(f"parameters differ: missing {missing[:5]}, unexpected {unexpected[:5]}")
-    for key, (path, var) in targets.items():
-        value = _from_canonical(path[-1], np.asarray(state[key]))
-        if tuple(value.shape) != tuple(var.get_value().shape):
+    stacks: dict[int, tuple] = {}  # a stacked variable: its blocks' slices, set together
+    for key, leaf, var, index in entries:
+        current = var.get_value()
+        shape = tuple(current.shape) if index is None else tuple(current.shape[1:])
+        value = _from_canonical(leaf, np.asarray(state[key]))
+        if tuple(value.shape) != shape:
+            expected = _to_canonical(leaf, np.empty(shape, np.uint8)).shape
             raise ValueError(
-                f"'{key}' has shape {tuple(state[key].shape)} in the source but the destination "
-                f"expects {tuple(_to_canonical(path[-1], np.asarray(var.get_value())).shape)}"
+                f"'{key}' has shape {tuple(state[key].shape)} in the source but the destination expects {expected}"
             )
-        var.set_value(jnp.array(value, dtype=var.get_value().dtype, copy=True))
+        if index is None:
+            var.set_value(jnp.array(value, dtype=current.dtype, copy=True))
+        else:
+            stacks.setdefault(id(var), (var, {}))[1][index] = value
+    for var, slices in stacks.values():
+        stacked = np.stack([slices[i] for i in range(len(slices))])
+        var.set_value(jnp.array(stacked, dtype=var.get_value().dtype, copy=True))
