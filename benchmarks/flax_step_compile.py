@@ -61,6 +61,7 @@ def _child(spec: str, scan: bool) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--specs", nargs="+", default=["resnet50", "preact_resnet:164", "preact_resnet:1001"])
+    parser.add_argument("--modes", nargs="+", default=["unrolled", "scan"], choices=["unrolled", "scan"])
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -73,10 +74,17 @@ def main() -> None:
     )
     for spec in args.specs:
         runs = {}
-        for mode in ("unrolled", "scan"):
+        for mode in args.modes:
             cmd = [sys.executable, __file__, "--child", spec, mode]
-            out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            if out.returncode:  # PreAct-ResNet-1001 unrolled is killed for memory on a 23 GB machine
+                print(f"{spec:<20} {mode}: failed with exit status {out.returncode} {out.stderr[-300:]}", flush=True)
+                continue
             runs[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+        if len(runs) < 2:
+            for mode, r in runs.items():
+                print(f"{spec:<20} {mode}: compile {r['compile']:.1f} s, step {r['step']:.2f} s", flush=True)
+            continue
         u, s = runs["unrolled"], runs["scan"]
         steps = f"{u['step']:.2f} / {s['step']:.2f}"
         diff = abs(u["loss"] - s["loss"])

@@ -63,6 +63,6 @@ def test_generated_files_are_ruff_format_clean_and_every_class_has_a_forward(tmp
 def test_depth_costs_no_lines(backend):
     resnet50 = archspec.compile(SPECS / "resnet50.yaml", backend=backend)
     deep = archspec.compile(SPECS / "preact_resnet.yaml", backend=backend, depth=1001)
-    assert len(resnet50.splitlines()) <= 200
+    assert len(resnet50.splitlines()) <= 250  # Flax: ~40 of them are the initialiser helpers
     assert len(deep.splitlines()) <= 300
     assert "class Bottleneck(" in resnet50 and "for _ in range(" in resnet50

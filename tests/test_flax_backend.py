@@ -69,7 +69,7 @@ def test_acceptance_resnet50_flax_file(tmp_path, run):
     target = tmp_path / "resnet50_flax.py"
     code, _, _ = run("compile", str(SPECS / "resnet50.yaml"), "--backend", "flax", "-o", str(target))
     assert code == 0
-    assert imported_names(target.read_text()) == {"jax", "jax.numpy", "flax", "nnx"}
+    assert imported_names(target.read_text()) == {"math", "jax", "jax.numpy", "numpy", "flax", "nnx"}
     assert_ruff_clean(target)
     script = (
         "import sys, jax, jax.numpy as jnp\nfrom flax import nnx\nimport resnet50_flax\n"
