@@ -253,13 +253,13 @@ def build(
 
 
 def _build(impl, backend: str, network: Network, source: str, seed: int, init: bool, scan: bool):
+    import inspect
+
     options = {**({"init": False} if not init else {}), **({"scan": True} if scan else {})}
-    try:
-        return impl.build(network, source, seed, **options)
-    except TypeError as exc:
-        if options and "unexpected keyword argument" in str(exc):
-            raise ValueError(f"backend '{backend}' does not support {', '.join(options)}") from None
-        raise
+    unsupported = [k for k in options if k not in inspect.signature(impl.build).parameters]
+    if unsupported:  # asked before building: a TypeError from inside the build is not hidden
+        raise ValueError(f"backend '{backend}' does not support {', '.join(unsupported)}")
+    return impl.build(network, source, seed, **options)
 
 
 class TransferError(ValueError):

@@ -168,7 +168,7 @@ def precheck(raw: LocDict, ctx: Ctx):
 
 def _has_expression(value) -> bool:
     if isinstance(value, str):
-        return "${" in value
+        return expr.is_expression(value)
     if isinstance(value, list):
         return any(_has_expression(v) for v in value)
     if isinstance(value, dict):
