@@ -11,6 +11,7 @@ from .errors import Diagnostic, Fail, Loc, SpecError
 from .expand import Library, expand
 from .graph import Graph, build_graph
 from .hints import graph_hints
+from .opbase import default_layout
 from .ops import Shape
 from .params import Overrides
 from .shapes import NodeInfo, infer
@@ -56,6 +57,16 @@ class Network:
             if group is not None and group.output is not None:
                 return self.shape(group.output)
         return self.nodes[path].shape
+
+    def layout(self, path: str) -> str:
+        """What each axis of `shape(path)` means, one letter per axis: "CHW", "TD", "HWC", "F" ("" unknown)."""
+        if path in self.graph.inputs:
+            return default_layout(len(self.graph.inputs[path]))
+        if path not in self.nodes:
+            group = next((g for g in self.graph.groups if g.path == path), None)
+            if group is not None and group.output is not None:
+                return self.layout(group.output)
+        return self.nodes[path].layout
 
     @property
     def input_shapes(self) -> dict[str, Shape]:

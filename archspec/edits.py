@@ -32,6 +32,14 @@ def _find_in(root: TGroup, path: str, loc: Loc) -> tuple[TGroup, int]:
         if depth == len(parts) - 1:
             return group, index
         nxt = group.children[index]
+        if isinstance(nxt, TGroup) and nxt.waiting:
+            fail(
+                "AS303",
+                f"no node '{path}' to edit yet: '{'.'.join(parts[: depth + 1])}' calls block '{nxt.block}', "
+                "which reads its input's shape, and its input has none",
+                loc,
+                hint="fix the errors before it; its nodes exist once its input's shape is known",
+            )
         if not isinstance(nxt, TGroup):
             fail(
                 "AS303",
@@ -40,6 +48,7 @@ def _find_in(root: TGroup, path: str, loc: Loc) -> tuple[TGroup, int]:
                 hint="only groups and block instances have members; edit the op's own path",
             )
         group = nxt
+        group.edited = True  # a block call instantiated again for a new input shape would lose the edit
     raise AssertionError("unreachable")
 
 

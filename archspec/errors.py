@@ -30,6 +30,10 @@ CODES: dict[str, tuple[str, str]] = {
     "AS203": ("missing-param", "a block parameter without default was not given"),
     "AS204": ("check-failed", "a `checks:` condition on parameters is false"),
     "AS205": ("expression-limit", "an expression passes a bound on work, size, nesting or time"),
+    "AS206": (
+        "unknown-input-shape",
+        "a block reads its input's shape (`in_channels`, ...) and that shape is unknown, or an edit conflicts with it",
+    ),
     "AS301": ("unknown-block", "a block call names no defined block"),
     "AS302": ("recursive-block", "a block that includes itself"),
     "AS303": ("bad-edit", "remove/replace names a path that does not exist"),

@@ -1,7 +1,8 @@
 """Stage 3 — expand: spec files to a tree of concrete nodes.
 
 Runs the passes in order — link files (files.py), bind parameters (params.py), instantiate
-blocks and repeats (instantiate.py), apply variant edits (edits.py) — then resolves the
+blocks and repeats (instantiate.py), instantiate the blocks that read their input's shape
+(inputshape.py), apply variant edits (edits.py) and instantiate those again — then resolves the
 outputs. The tree's types live in tree.py; graph.py takes it from here.
 """
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from .edits import apply_edits
 from .errors import fail
 from .files import File, block_table, chain_of, check_library, read_cached, validate_file
+from .inputshape import resolve_input_shapes
 from .instantiate import expand_list, resolve
 from .load import load_yaml
 from .params import Overrides, bind_spec, inputs_of
@@ -100,8 +102,11 @@ def expand(source: str | Path, overrides: dict | None = None, *, text: str | Non
     inputs = inputs_of(chain, ctx)
     children, disabled = expand_list(chain[0].raw["nodes"], ctx, loc_at(chain[0].raw, "nodes"))
     root = TGroup("", chain[0].raw.loc, (), None, children, tuple(inputs), None, None, disabled)
+    tree = Expanded(name, str(path), params, inputs, None, root, state.diags)
+    resolve_input_shapes(tree, state)
     for f in chain[1:]:
         apply_edits(root, f, Ctx(params, blocks, block_table(f, state), state))
+        resolve_input_shapes(tree, state)
     out_file = next((f for f in reversed(chain) if f.spec.outputs is not None), None)
     outputs = None
     if out_file is not None:
@@ -113,4 +118,5 @@ def expand(source: str | Path, overrides: dict | None = None, *, text: str | Non
             if isinstance(o, dict) and not resolve(o, ctx, EntryCommon, "an output", ("when",)).get("when", True):
                 continue
             outputs.append(Ref(str(ctx.ev(text, raw_out.item_loc(i))), raw_out.item_loc(i), training))
-    return Expanded(name, str(path), params, inputs, outputs, root, state.diags)
+    tree.outputs = outputs
+    return tree

@@ -20,7 +20,9 @@ from .exprlib import (
     MAX_INT_BITS,
     MAX_SEQ,
     MAX_SIZE,
+    SHAPE_NAMES,
     Budget,
+    Deferred,
     ExprError,
     LimitError,
     SpecBudget,
@@ -32,7 +34,16 @@ from .exprlib import (
     text_of,
 )
 
-__all__ = ["ExprError", "LimitError", "SpecBudget", "evaluate", "substitute", "is_expression", "FUNCTIONS", "MAX_SEQ"]
+__all__ = [
+    "ExprError",
+    "LimitError",
+    "SpecBudget",
+    "evaluate",
+    "substitute",
+    "is_expression",
+    "FUNCTIONS",
+    "MAX_SEQ",
+]
 
 FULL = re.compile(r"^\$\{(.*)\}$", re.S)
 PART = re.compile(r"\$\{(.*?)\}", re.S)
@@ -147,9 +158,17 @@ class _Eval:
 
     def visit_Name(self, node):
         if node.id in self.names:
-            return self.names[node.id]
+            value = self.names[node.id]
+            if type(value) is Deferred:  # a block's input shape, not known yet: the call is deferred
+                value.read()
+            return value
         if node.id in FUNCTIONS:
             raise ExprError(f"'{node.id}' is a function; call it: {node.id}(...)")
+        if node.id in SHAPE_NAMES:
+            raise ExprError(
+                f"'{node.id}' is the shape of a block's input: it is defined only inside a block "
+                "(its parameters' defaults, checks and nodes), not at the top level or in a call's `with:` there"
+            )
         from .errors import did_you_mean
 
         known = sorted(self.names)
@@ -318,7 +337,10 @@ def substitute(value, names: dict, spec: SpecBudget | None = None):
         if full and "${" not in full.group(1):
             inner = full.group(1).strip()
             if inner in names and inner.isidentifier():  # `${planes}`: most expressions are one name
-                return names[inner]
+                value = names[inner]
+                if type(value) is Deferred:
+                    value.read()
+                return value
             return evaluate(full.group(1), names, spec)
         budget = Budget(spec)
         total = len(value)

@@ -137,6 +137,32 @@ class Budget:
         return value
 
 
+class NeedsShape(Exception):  # noqa: N818 - a signal, not an error: the caller defers and retries
+    """An expression read a block's input shape before it is known. Not an `ExprError`: the block
+    call that owns `token` catches it and is instantiated again once shapes are inferred."""
+
+    def __init__(self, token: object, name: str):
+        super().__init__(name)
+        self.token, self.name = token, name
+
+
+class Deferred:
+    """The value of `in_shape`, `in_channels` or `in_shapes` while the block's input shape is not
+    known yet; reading it raises `NeedsShape` (expr.py), so it never reaches an operation."""
+
+    __slots__ = ("name", "token")
+
+    def __init__(self, token: object, name: str):
+        self.token, self.name = token, name
+
+    def read(self):
+        raise NeedsShape(self.token, self.name)
+
+
+# The names a block's expressions read its input's shape by (instantiate.shape_names binds them).
+SHAPE_NAMES = ("in_shape", "in_channels", "in_shapes")
+
+
 def need(ok: bool, message: str):
     if not ok:
         raise ExprError(message)
@@ -239,6 +265,34 @@ def _math(fn, name):
     return call
 
 
+def _make_divisible(budget, v, divisor, min_value=None):
+    """torchvision.models._utils._make_divisible: `v` rounded to the nearest multiple of `divisor`,
+    at least `min_value` (default `divisor`), and never more than 10% below `v`."""
+    need(is_num(v) and not isinstance(v, bool), f"make_divisible() takes a number, not {kind(v)}")
+    need(is_int(divisor) and divisor > 0, "make_divisible()'s divisor must be a positive integer")
+    need(min_value is None or is_num(min_value), f"make_divisible()'s min_value is a number, not {kind(min_value)}")
+    if isinstance(v, float):
+        need(math.isfinite(v), f"make_divisible() of {v}")
+    if min_value is None:
+        min_value = divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:  # make sure that rounding down does not go down by more than 10%
+        new_v += divisor
+    return new_v
+
+
+def _log(budget, x, base=None):
+    need(is_num(x) and x > 0, f"log() takes a positive number, not {x if is_num(x) else kind(x)}")
+    need(base is None or (is_num(base) and base > 0 and base != 1), "log()'s base is a positive number other than 1")
+    return math.log(x) if base is None else math.log(x, base)
+
+
+def _exp(budget, x):
+    need(is_num(x), f"exp() takes a number, not {kind(x)}")
+    need(x <= 700, f"exp({x}) is too large for a number")
+    return math.exp(x)
+
+
 def _range(budget, *args):
     need(1 <= len(args) <= 3, "range() takes 1 to 3 integers")
     need(all(is_int(a) for a in args), "range() takes integers")
@@ -277,6 +331,9 @@ FUNCTIONS = {
     "floor": _math(math.floor, "floor"),
     "ceil": _math(math.ceil, "ceil"),
     "sqrt": _math(math.sqrt, "sqrt"),
+    "log": _log,
+    "exp": _exp,
+    "make_divisible": _make_divisible,
     "range": _range,
     "enumerate": _enumerate,
     "zip": _zip,

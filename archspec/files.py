@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from . import expr
 from .errors import Diagnostic, Fail, Loc, did_you_mean, fail
 from .load import LocDict, LocList, read_spec_file, shown_path
+from .opnames import op_hint
 from .ops import OPS
 from .params import short
 from .spec import SpecFile, identifier_problem
@@ -158,7 +159,7 @@ def check_library(blocks: dict[str, BlockInfo], state: State):
                         "AS101",
                         f"unknown op {short(op)}",
                         loc_at(e, "op"),
-                        hint=did_you_mean(op, OPS) or f"known ops: {', '.join(sorted(OPS))}",
+                        hint=op_hint(op, OPS),
                     )
                 )
             walk(e.get("nodes"))

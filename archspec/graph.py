@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from .errors import Diagnostic, Loc, did_you_mean
-from .expand import Expanded, Ref, TGroup, TNode, TOp
 from .ops import Op, Shape
 from .params import short
+from .tree import Expanded, Ref, TGroup, TNode, TOp
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class Graph:
     groups: tuple[Group, ...] = ()
     params: Mapping[str, object] = field(default_factory=dict)
     training_outputs: frozenset[str] = frozenset()  # outputs returned only in training, e.g. auxiliary heads
+    # node paths in the order the spec declares them: modules are registered in this order (a layer
+    # may be declared before the one it reads, as torchvision's Swin registers `reduction` before `norm`)
+    declared: tuple[str, ...] = ()
 
     @property
     def eval_outputs(self) -> tuple[str, ...]:
@@ -91,13 +95,26 @@ class _Scope:
         self.parent = parent
 
 
+class Hooks(Protocol):
+    """What inputshape.py watches while the graph is built, in spec order: each node as it is
+    added, and each waiting block call reached with its inputs resolved. `call` returns whether it
+    instantiated the call; if so, the walk goes on into its body."""
+
+    def node(self, node: Node) -> None: ...
+
+    def call(self, group: TGroup, path: str, producers: list[str]) -> bool: ...
+
+
 class _Builder:
-    def __init__(self, tree: Expanded):
+    def __init__(self, tree: Expanded, hooks: Hooks | None = None):
         self.tree = tree
+        self.hooks = hooks
         self.nodes: list[Node] = []
         self.groups: list[Group] = []
         self.diags: list[Diagnostic] = []
         self.group_inputs: dict[int, list[tuple[str, str]]] = {}
+        # calls of blocks that read their input's shape: id -> producer paths (None: the input failed)
+        self.call_inputs: dict[int, list[str] | None] = {}
 
     def error(self, code, message, loc, node=None, hint=None, trace=()):
         self.diags.append(Diagnostic(code, message, loc, node=node, hint=hint, trace=trace))
@@ -107,6 +124,8 @@ class _Builder:
         if isinstance(t, TOp):
             return path
         assert isinstance(t, TGroup)
+        if t.waiting:  # no body yet: nothing to read
+            return None
         if t.output is not None:
             names = [c.name for c in t.children]
             first = t.output.text.split(".")[0]
@@ -138,6 +157,8 @@ class _Builder:
         while s is not None:
             if parts[0] in s.members:
                 target = s.members[parts[0]]
+                if isinstance(target, TGroup) and target.waiting:  # no body, no value yet: skipped quietly
+                    return None
                 path = self.descend(target, s.prefix + parts[0], parts[1:])
                 if path is None:
                     self.error(
@@ -219,24 +240,33 @@ class _Builder:
                 )
                 op = None
         self.nodes.append(Node(path, op, tuple(p for p, _ in ins), tuple(lab for _, lab in ins), t.loc, t.trace))
+        if self.hooks is not None:
+            self.hooks.node(self.nodes[-1])
 
     def add_group(self, t: TGroup, path: str, scope: _Scope, ins):
         self.group_inputs[id(t)] = ins or []
+        if t.inputs is not None and ins and len(ins) != len(t.inputs):
+            self.error(
+                "AS107",
+                f"block '{t.block}' takes {len(t.inputs)} input(s) ({', '.join(t.inputs)}) but gets {len(ins)}",
+                t.loc,
+                path,
+                "pass them in order with `in: [...]`",
+                t.trace,
+            )
+            ins = []
+        elif t.shaped is not None:  # (not after an arity error: that is reported, not waited on)
+            self.call_inputs[id(t)] = None if ins is None else [p for p, _ in ins]
+        if t.waiting and ins and self.hooks is not None:
+            self.hooks.call(t, path, [p for p, _ in ins])  # instantiated now if its inputs' shapes are known
+        if t.waiting:  # its body waits for its input's shape (inputshape.py reports it if it never comes)
+            self.groups.append(Group(path, t.block, t.loc, None))
+            return
         if t.inputs is not None:
             if ins is None:  # its input failed: the body is skipped quietly
                 bound: dict = dict.fromkeys(t.inputs)
                 self.walk(t, _Scope(t, path + ".", bound, scope), None)  # type: ignore[arg-type]
-            elif ins and len(ins) != len(t.inputs):
-                self.error(
-                    "AS107",
-                    f"block '{t.block}' takes {len(t.inputs)} input(s) ({', '.join(t.inputs)}) but gets {len(ins)}",
-                    t.loc,
-                    path,
-                    "pass them in order with `in: [...]`",
-                    t.trace,
-                )
-                ins = []
-            if ins is not None:
+            else:
                 bound = {name: (p, lab) for name, (p, lab) in zip(t.inputs, ins)}
                 self.walk(t, _Scope(t, path + ".", bound, scope), ins[:1])
         else:
@@ -306,7 +336,15 @@ def _find_cycle(rest: list[Node], by_path: dict[str, Node]) -> list[str]:
 
 
 def build_graph(tree: Expanded) -> tuple[Graph, list[Diagnostic]]:
-    b = _Builder(tree)
+    graph, diags, _ = build_with_calls(tree)
+    return graph, diags
+
+
+def build_with_calls(
+    tree: Expanded, hooks: Hooks | None = None
+) -> tuple[Graph, list[Diagnostic], dict[int, list[str] | None]]:
+    """`build_graph`, and the producers each call of a shape-reading block reads (by the group's id)."""
+    b = _Builder(tree, hooks)
     sources = [(name, name) for name in tree.inputs]
     root_scope = _Scope(tree.root, "", {n: (n, n) for n in tree.inputs}, None)
     for name, (_, loc) in tree.inputs.items():
@@ -341,8 +379,9 @@ def build_graph(tree: Expanded) -> tuple[Graph, list[Diagnostic]]:
         tuple(b.groups),
         dict(tree.params),
         frozenset(training),
+        tuple(n.path for n in b.nodes),
     )
-    return graph, b.diags
+    return graph, b.diags, b.call_inputs
 
 
 def _unused(nodes: list[Node], outputs: set[str]) -> list[Diagnostic]:

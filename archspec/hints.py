@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from .errors import Diagnostic
 from .graph import Graph, Node
+from .opbase import default_layout
 from .ops import Operand, Shape, ShapeError, fmt
 from .shapes import NodeInfo
 
@@ -26,22 +27,25 @@ def graph_hints(graph: Graph, nodes: Mapping[str, NodeInfo], diags: list[Diagnos
     used = {p for n in graph.nodes for p in n.inputs} | set(graph.outputs)
     unused = [n.path for n in graph.nodes if n.path not in used and n.path in nodes]
     shapes: dict[str, Shape] = {**graph.inputs, **{p: i.shape for p, i in nodes.items()}}
+    layouts = {k: default_layout(len(v)) for k, v in graph.inputs.items()}
+    layouts.update({p: i.layout for p, i in nodes.items()})
     depth = graph.depths()
     outputs = {g.path: g.output for g in graph.groups}
     out = []
     for d in diags:
         if d.code in _JOIN_CODES and d.node and unused:
-            hint = _unused_fits(graph.node(d.node), unused, shapes, depth, outputs)
+            hint = _unused_fits(graph.node(d.node), unused, (shapes, layouts), depth, outputs)
             d = replace(d, hint=hint) if hint else d
         out.append(d)
     return out
 
 
-def _unused_fits(node: Node, unused: list[str], shapes, depth, outputs) -> str | None:
+def _unused_fits(node: Node, unused: list[str], known, depth, outputs) -> str | None:
+    shapes, layouts = known
     if node.op is None or any(p not in shapes for p in node.inputs):
         return None
     scope = node.path.rpartition(".")[0]
-    operands = [Operand(label, shapes[p], depth[p]) for p, label in zip(node.inputs, node.labels)]
+    operands = [Operand(label, shapes[p], depth[p], layouts[p]) for p, label in zip(node.inputs, node.labels)]
     for candidate in unused:
         if scope and not candidate.startswith(scope + "."):
             continue
@@ -49,7 +53,8 @@ def _unused_fits(node: Node, unused: list[str], shapes, depth, outputs) -> str |
         for i, wrong in enumerate(operands):
             if shapes[candidate] == wrong.shape:
                 continue
-            trial = [*operands[:i], Operand(name, shapes[candidate], depth[candidate]), *operands[i + 1 :]]
+            fits = Operand(name, shapes[candidate], depth[candidate], layouts[candidate])
+            trial = [*operands[:i], fits, *operands[i + 1 :]]
             try:
                 node.op.infer(trial)
             except ShapeError:

@@ -9,7 +9,9 @@ from pydantic import ValidationError
 
 from . import expr
 from .errors import Abort, Diagnostic, Fail, Loc, did_you_mean
+from .exprlib import SHAPE_NAMES, Deferred, NeedsShape
 from .load import LocDict, LocList
+from .opnames import op_hint
 from .ops import OPS
 from .params import bind, short
 from .spec import (
@@ -22,8 +24,9 @@ from .spec import (
     Repeat,
     entry_model,
     field_types,
+    is_attribute_name,
 )
-from .tree import MAX_DEPTH, MAX_REPEAT, Ctx, Ref, TGroup, TNode, TOp, derive, loc_at
+from .tree import MAX_DEPTH, MAX_REPEAT, Ctx, Ref, ShapedCall, TGroup, TNode, TOp, derive, loc_at
 from .validate import diagnostics, error_diagnostics, field_diagnostics
 
 
@@ -36,6 +39,20 @@ def expand_list(entries, ctx: Ctx, loc: Loc) -> tuple[list[TNode], dict[str, Loc
             item.name = str(position)
     check_duplicates(out, ctx)
     return out, {k: v for k, v in disabled.items() if all(n.name != k for n in out)}
+
+
+def _top_level_name(raw: LocDict, ctx: Ctx, name) -> None:
+    """Top-level nodes are attributes of the generated model class: a key such as `block1-0` is
+    registered by name only below it, in a group's or block's module dict."""
+    if ctx.prefix or not isinstance(name, str) or is_attribute_name(name):
+        return
+    ctx.fail(
+        "AS105",
+        f"invalid node name: '{name}' is not a Python identifier, which a top-level node's name must be",
+        loc_at(raw, "name"),
+        "top-level nodes are attributes of the model class: rename it, or put it in a group "
+        "(`- {name: stages, nodes: [...]}`) whose members may be named like `block1-0`",
+    )
 
 
 def _entries(entries, ctx: Ctx, loc: Loc, disabled: dict, start: int = 0) -> list[TNode]:
@@ -131,6 +148,7 @@ def expand_entry(raw, ctx: Ctx, where: Loc, disabled: dict, position: int) -> li
     model, what = found
     head = resolve(raw, ctx, model, what, ("name", "when"))
     name = head.get("name")
+    _top_level_name(raw, ctx, name)
     if not head.get("when", True):
         if name is not None:
             disabled[name] = raw.loc
@@ -221,8 +239,7 @@ def _plain(value) -> bool:
 
 def _op(raw: LocDict, ctx: Ctx, name, refs, op_name: str) -> TOp:
     if op_name not in OPS:
-        hint = did_you_mean(op_name, OPS) or f"known ops: {', '.join(sorted(OPS))}"
-        ctx.fail("AS101", f"unknown op {short(op_name)}", loc_at(raw, "op"), hint)
+        ctx.fail("AS101", f"unknown op {short(op_name)}", loc_at(raw, "op"), op_hint(op_name, OPS))
     for key in raw:
         if key in REPEAT_KEYS + GROUP_KEYS + CALL_KEYS:
             ctx.fail(
@@ -247,12 +264,14 @@ def _group(raw: LocDict, ctx: Ctx, name, refs, local: str, output: str | None) -
     return TGroup(name, raw.loc, ctx.trace, refs, children, None, ref, None, disabled)
 
 
-def _call(raw: LocDict, ctx: Ctx, name, refs, local: str, block_name: str) -> TGroup:
+def _call(raw: LocDict, ctx: Ctx, name, refs, local: str, block_name: str, known: tuple | None = None) -> TGroup:
+    """Instantiate a block. A block that reads its input's shape before it is `known` comes back
+    empty, with `shaped` set: the inputshape pass instantiates it again once shapes are inferred."""
     info = ctx.blocks.get(block_name) or ctx.home.get(block_name)
     if info is None:
-        known = sorted(set(ctx.blocks) | set(ctx.home))
-        hint = did_you_mean(block_name, known) or (
-            f"defined blocks: {', '.join(known)}" if known else "define it under `blocks:` or import it"
+        defined = sorted(set(ctx.blocks) | set(ctx.home))
+        hint = did_you_mean(block_name, defined) or (
+            f"defined blocks: {', '.join(defined)}" if defined else "define it under `blocks:` or import it"
         )
         ctx.fail("AS301", f"unknown block {short(block_name)}", loc_at(raw, "block"), hint)
     if block_name in ctx.stack:
@@ -270,20 +289,57 @@ def _call(raw: LocDict, ctx: Ctx, name, refs, local: str, block_name: str) -> TG
             raw.loc,
             hint="flatten the block hierarchy; blocks calling blocks more than 64 deep is almost surely a mistake",
         )
-    args_raw = raw.get("with") or LocDict()
-    args = bind(info, args_raw, ctx, raw.loc)
-    sub = ctx.inside(local, vars=args, home=info.home, stack=(*ctx.stack, block_name), trace=(raw.loc, *ctx.trace))
-    body = info.raw["nodes"]
-    children, disabled = expand_list(body, sub, loc_at(info.raw, "nodes"))
-    output = resolve(info.raw, sub, GroupEntry, f"block '{block_name}'", ("output",)).get("output")
+    token = object()  # whose input shape a deferred read is waiting for: this call's
+    shape = shape_names(tuple(info.model.inputs), known, token)
+    mark = ctx.state.mark()
+    try:
+        args = bind(info, raw.get("with") or LocDict(), ctx, raw.loc, shape)
+        trace = (raw.loc, *ctx.trace)
+        sub = ctx.inside(local, vars={**shape, **args}, home=info.home, stack=(*ctx.stack, block_name), trace=trace)
+        children, disabled = expand_list(info.raw["nodes"], sub, loc_at(info.raw, "nodes"))
+        output = resolve(info.raw, sub, GroupEntry, f"block '{block_name}'", ("output",)).get("output")
+    except NeedsShape as need:
+        if need.token is not token:  # an enclosing block's input shape: that call is deferred
+            raise
+        ctx.state.rewind(mark)  # what the partial expansion reported is found again when it runs
+        call = ShapedCall(raw, ctx, block_name, need.name)
+        return TGroup(name, raw.loc, ctx.trace, refs, [], tuple(info.model.inputs), None, block_name, shaped=call)
     output = Ref(output, loc_at(info.raw, "output")) if output is not None else None
-    return TGroup(name, raw.loc, ctx.trace, refs, children, tuple(info.model.inputs), output, block_name, disabled)
+    group = TGroup(name, raw.loc, ctx.trace, refs, children, tuple(info.model.inputs), output, block_name, disabled)
+    if known is not None:
+        group.shaped = ShapedCall(raw, ctx, block_name, "", known[0])
+    return group
+
+
+def shape_names(inputs: tuple[str, ...], known: tuple | None, token: object) -> dict:
+    """What a block's expressions read its input's shape by: `in_shape` (the first input's shape
+    without the batch dimension), `in_channels` (its channel or feature count) and `in_shapes`
+    (input name -> shape). Before the shapes are known, each is a `Deferred` that defers the call."""
+    if known is None:
+        return {n: Deferred(token, n) for n in SHAPE_NAMES}
+    shapes, channels = known
+    return {
+        "in_shape": list(shapes[0]),
+        "in_channels": channels,
+        "in_shapes": {name: list(s) for name, s in zip(inputs, shapes)},
+    }
+
+
+def instantiate_shaped(group: TGroup, known: tuple) -> None:
+    """Instantiate a deferred call (or again, a stale one) now that its input shapes are `known`:
+    (shapes, channels of the first). The group keeps its place in the tree; raises `Fail`."""
+    call = group.shaped
+    assert call is not None and group.name is not None
+    new = _call(call.raw, call.ctx, group.name, group.refs, group.name, call.block, known)
+    group.children, group.output, group.disabled = new.children, new.output, new.disabled
+    group.shaped = replace(new.shaped or call, reads=call.reads)
 
 
 def _repeat(raw: LocDict, ctx: Ctx, disabled: dict, position: int) -> list[TNode]:
     what = (entry_model(raw) or (Repeat, "a repeat"))[1]
     head = resolve(raw, ctx, Repeat, what, ("name", "when"))
     name = head.get("name")
+    _top_level_name(raw, ctx, name)
     if not head.get("when", True):
         if name is not None:
             disabled[name] = raw.loc

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, StrictInt
 
-from .opbase import Op, ShapeError, fmt, register
+from .opbase import Op, need_axis, register
 
 
 def _activation(op_name: str, doc: str):
@@ -23,6 +23,10 @@ Sigmoid = _activation("sigmoid", "1 / (1 + exp(-x)), elementwise.")
 Tanh = _activation("tanh", "tanh(x), elementwise.")
 Silu = _activation("silu", "x * sigmoid(x) (swish), elementwise.")
 Identity = _activation("identity", "Passes its input through unchanged.")
+Relu6 = _activation("relu6", "min(max(x, 0), 6), elementwise (MobileNet).")
+Hardsigmoid = _activation("hardsigmoid", "relu6(x + 3) / 6, elementwise (MobileNetV3's gates).")
+Hardswish = _activation("hardswish", "x * relu6(x + 3) / 6, elementwise (MobileNetV3).")
+Mish = _activation("mish", "x * tanh(softplus(x)), elementwise.")
 
 
 @register
@@ -35,17 +39,12 @@ class Gelu(Op):
 
 @register
 class Softmax(Op):
-    """Softmax along `axis` (NCHW numbering, batch is axis 0; default the channel/feature axis)."""
+    """Softmax along `axis`, on a tensor of any rank (PyTorch's numbering: batch is axis 0,
+    -1 the last; default 1, the channels or features)."""
 
     op: Literal["softmax"] = "softmax"
-    axis: StrictInt = Field(1, description="the axis that sums to 1, NCHW numbering (1: channels or features)")
+    axis: StrictInt = Field(1, description="the axis that sums to 1 (1: channels or features, -1: the last)")
 
     def infer(self, ins):
-        rank = len(ins[0].shape) + 1
-        if not -rank <= self.axis < rank or self.axis in (0, -rank):
-            raise ShapeError(
-                "AS507",
-                f"softmax axis {self.axis} is out of range for {fmt(ins[0].shape)}",
-                f"use an axis from 1 to {rank - 1} (axis 0 is the batch)",
-            )
+        need_axis(self.op, self.axis, ins[0])
         return ins[0].shape

@@ -143,5 +143,8 @@ class BatchNorm2d(Op):
         need_image("batchnorm2d", ins[0])
         return ins[0].shape
 
+    def count_buffers(self, ins, out):
+        return 2 * ins[0][0] + 1  # running mean and variance, num_batches_tracked
+
     def count_params(self, ins, out):
         return 2 * ins[0][0] if self.affine else 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import Field, StrictBool
@@ -24,7 +25,8 @@ from .opbase import (
 
 @register
 class Linear(Op):
-    """Fully connected layer on (N, F) input. Input features are inferred."""
+    """Fully connected layer on the last axis, at any rank, as PyTorch's: (N, F) features,
+    (N, T, D) tokens, (N, H, W, C) channels-last maps. Input features are inferred."""
 
     op: Literal["linear"] = "linear"
     features: PosInt = Field(description="output features")
@@ -34,19 +36,20 @@ class Linear(Op):
 
     def infer(self, ins):
         x = ins[0]
-        if len(x.shape) != 1:
+        if x.layout == "CHW":  # legal in PyTorch, but it mixes pixels of a row: never what was meant
             raise ShapeError(
                 "AS506",
-                f"linear expects (N, features) but input '{x.label}' is {fmt(x.shape)}",
-                "add `- op: flatten` (or global_avgpool2d) before this node",
+                f"linear acts on the last axis, but input '{x.label}' is an image {fmt(x.shape)} whose last axis is W",
+                "add `- op: flatten` (or global_avgpool2d) before this node; for a linear over each pixel's channels, "
+                "permute to channels-last first (dims [0, 2, 3, 1])",
             )
-        return (self.features,)
+        return (*x.shape[:-1], self.features)
 
     def count_params(self, ins, out):
-        return ins[0][0] * self.features + (self.features if self.bias else 0)
+        return ins[0][-1] * self.features + (self.features if self.bias else 0)
 
     def count_macs(self, ins, out):
-        return ins[0][0] * self.features
+        return math.prod(ins[0]) * self.features
 
 
 @register

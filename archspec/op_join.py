@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, StrictBool, StrictInt
 
-from .opbase import Op, Operand, Shape, ShapeError, fmt, register
+from .opbase import Op, Operand, Shape, ShapeError, register, show
 
 
 def _shortcut_hint(main: Operand, short: Operand) -> str:
@@ -15,6 +15,11 @@ def _shortcut_hint(main: Operand, short: Operand) -> str:
         return f"'{short.label}' and '{main.label}' have different ranks; flatten or pool one of them first"
     if len(a) == 1:
         return f"project the shortcut: linear with {b[0]} features"
+    if main.layout not in ("CHW", "") and a[:-1] == b[:-1]:  # tokens, channels-last: features on the last axis
+        return (
+            f"the branch ends with {b[-1]} features on the last axis but the shortcut '{short.label}' has {a[-1]}: "
+            f"give the branch's last layer {a[-1]} features (or project the shortcut with a linear of {b[-1]})"
+        )
     if len(a) != 3:
         return "make both operands the same shape"
     if a[1:] == b[1:]:
@@ -52,10 +57,10 @@ class Add(Op):
                 word = "the shortcut " if len(ins) == 2 else ""
                 raise ShapeError(
                     "AS501",
-                    f"{self.op} operands differ: '{main.label}' is {fmt(main.shape)} "
-                    f"but {word}'{o.label}' is {fmt(o.shape)}",
+                    f"{self.op} operands differ: '{main.label}' is {show(main)} but {word}'{o.label}' is {show(o)}",
                     _shortcut_hint(main, o),
                 )
+        _same_layout(self.op, ins)
         return main.shape
 
 
@@ -77,13 +82,37 @@ class Multiply(Add):
                 raise
         out = _broadcast([o.shape for o in ins])
         if out is None:
-            listed = ", ".join(f"'{o.label}' is {fmt(o.shape)}" for o in ins)
+            listed = ", ".join(f"'{o.label}' is {show(o)}" for o in ins)
             raise ShapeError(
                 "AS501",
                 f"multiply operands do not broadcast: {listed}",
                 "with broadcast, every dimension must be equal or 1 in one operand, at the same rank",
             )
+        _same_layout(self.op, ins)
         return out
+
+
+def _same_layout(op: str, ins: list[Operand]) -> None:
+    """Equal sizes in different layouts (an image and a channels-last map of 7x7x7) are different tensors."""
+    known = [o for o in ins if o.layout and "?" not in o.layout and len(o.layout) == len(o.shape)]
+    if len({o.layout for o in known}) > 1:
+        a, b = known[0], next(o for o in known if o.layout != known[0].layout)
+        raise ShapeError(
+            "AS501",
+            f"{op} operands are laid out differently: '{a.label}' is {_named(a)} but '{b.label}' is {_named(b)}",
+            f"permute one of them so their axes mean the same (e.g. `- {{op: permute, dims: {_perm(b, a)}}}` "
+            f"after '{b.label}')",
+        )
+
+
+def _named(o: Operand) -> str:
+    return "(" + ", ".join(["N", *(f"{a}={d}" for a, d in zip(o.layout, o.shape))]) + ")"
+
+
+def _perm(src: Operand, dst: Operand) -> list[int]:
+    if sorted(src.layout) != sorted(dst.layout):
+        return [0, *range(1, len(src.shape) + 1)]
+    return [0, *(src.layout.index(a) + 1 for a in dst.layout)]
 
 
 def _broadcast(shapes: list[Shape]) -> Shape | None:
@@ -100,7 +129,8 @@ def _broadcast(shapes: list[Shape]) -> Shape | None:
 
 @register
 class Concat(Op):
-    """Concatenation along `axis` (NCHW numbering; default 1, the channels)."""
+    """Concatenation along `axis`, at any rank (PyTorch's numbering: batch is 0; default 1, the
+    channels of an image or the tokens of a sequence)."""
 
     op: Literal["concat"] = "concat"
     arity: ClassVar[int | None] = None
@@ -114,13 +144,13 @@ class Concat(Op):
         if not 1 <= axis < rank:
             raise ShapeError(
                 "AS507",
-                f"concat axis {self.axis} is out of range for {fmt(ins[0].shape)}",
+                f"concat axis {self.axis} is out of range for {show(ins[0])}",
                 f"use an axis from 1 to {rank - 1} (axis 0 is the batch)",
             )
         first = ins[0].shape
         bad = [o for o in ins if len(o.shape) != len(first) or _without(o.shape, axis) != _without(first, axis)]
         if bad:
-            listed = ", ".join(f"'{o.label}' is {fmt(o.shape)}" for o in ins)
+            listed = ", ".join(f"'{o.label}' is {show(o)}" for o in ins)
             raise ShapeError(
                 "AS502",
                 f"concat operands differ off axis {self.axis}: {listed}",
@@ -129,6 +159,7 @@ class Concat(Op):
                 f"'{ins[0].label}' in {_dims_differing(ins[0].shape, bad[0].shape, axis)} — check the kernel, stride "
                 "and padding on its path",
             )
+        _same_layout(self.op, ins)
         total = sum(o.shape[axis - 1] for o in ins)
         return first[: axis - 1] + (total,) + first[axis:]
 

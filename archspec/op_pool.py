@@ -5,9 +5,21 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import Field, StrictBool
+from pydantic import Field, StrictBool, StrictInt
 
-from .opbase import NonNegPair, Op, PosPair, ShapeError, _Window, need_image, pair, register
+from .opbase import (
+    NonNegPair,
+    Op,
+    PosPair,
+    ShapeError,
+    _Window,
+    default_layout,
+    need_axis,
+    need_image,
+    pair,
+    register,
+    show,
+)
 
 
 @register
@@ -71,9 +83,37 @@ class GlobalAvgPool2d(Op):
 
 @register
 class Flatten(Op):
-    """Flattens everything but the batch dimension, in NCHW order (C, then H, then W)."""
+    """Flattens axes `start` to `end` into one, in PyTorch's order (for images: C, then H, then W).
+    The default flattens everything but the batch; `start: 2` turns an (N, C, H, W) map into
+    (N, C, H*W)."""
 
     op: Literal["flatten"] = "flatten"
+    start: StrictInt = Field(1, description="first axis flattened (batch is 0; negative counts from the end)")
+    end: StrictInt = Field(-1, description="last axis flattened, included")
+
+    def _axes(self, x) -> tuple[int, int]:
+        a, b = need_axis(self.op, self.start, x, "start"), need_axis(self.op, self.end, x, "end")
+        if b < a:
+            raise ShapeError(
+                "AS507",
+                f"flatten end {self.end} comes before start {self.start} in '{x.label}' {show(x)}",
+                "end is the last axis flattened and may not precede start",
+            )
+        return a, b
 
     def infer(self, ins):
-        return (math.prod(ins[0].shape),)
+        a, b = self._axes(ins[0])
+        s = ins[0].shape
+        return (*s[: a - 1], math.prod(s[a - 1 : b]), *s[b:])
+
+    def layout(self, ins, out):
+        a, b = self._axes(ins[0])
+        letters = ins[0].layout
+        if len(out) == 1 or len(letters) != len(ins[0].shape):
+            return default_layout(len(out))
+        merged = letters[a - 1 : b]
+        if len(merged) == 1:
+            return letters
+        if letters == "CHW" and merged == "HW":  # a map's pixels become tokens, its channels their features
+            return "DT"
+        return letters[: a - 1] + "?" + letters[b:]

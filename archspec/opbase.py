@@ -27,6 +27,31 @@ class Operand(NamedTuple):
     label: str  # the reference as the user wrote it, e.g. 'bn3' or 'x'
     shape: Shape
     order: int  # depth of the producer (longest path from the inputs); the shortcut is shallower
+    layout: str = ""  # what each axis means, one letter per axis (see `default_layout`); "" unknown
+
+
+# The layouts a rank implies until an op says otherwise: (C, H, W) images, (T, D) token
+# sequences, (F,) features. Permutes rename axes (CHW -> HWC is a channels-last map), flattening
+# H and W makes tokens. Layouts do not change what a shape rule computes; they let errors name
+# the axes, keep an image from meeting a channels-last map of the same sizes, and tell a backend
+# that stores images differently (Flax: NHWC) which tensors are images.
+_DEFAULT_LAYOUTS = {1: "F", 2: "TD", 3: "CHW"}
+
+
+def default_layout(rank: int) -> str:
+    return _DEFAULT_LAYOUTS.get(rank, "")
+
+
+def fmt_laid(shape: Shape, layout: str) -> str:
+    """A shape with its axes named where the layout is not the rank's usual one or is tokens:
+    (N, T=197, D=768), (N, H=56, W=56, C=96); images and features print as plain sizes."""
+    if len(layout) != len(shape) or layout in ("CHW", "F") or "?" in layout:
+        return fmt(shape)
+    return "(" + ", ".join(["N", *(f"{a}={d}" for a, d in zip(layout, shape))]) + ")"
+
+
+def show(x: Operand) -> str:
+    return fmt_laid(x.shape, x.layout)
 
 
 class ShapeError(Exception):
@@ -56,6 +81,7 @@ class Op(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     arity: ClassVar[int | None] = 1
+    reads_input: ClassVar[bool] = True  # False: the input only lends its batch size (a learned tensor)
 
     @property
     def name(self) -> str:
@@ -70,14 +96,41 @@ class Op(BaseModel):
     def count_macs(self, ins: list[Shape], out: Shape) -> int:
         return 0
 
+    def count_buffers(self, ins: list[Shape], out: Shape) -> int:
+        """State that is not a parameter but is in the state_dict (running statistics, index tables)."""
+        return 0
+
+    def layout(self, ins: list[Operand], out: Shape) -> str:
+        """The output's layout: the first input's where the rank is kept, else the rank's default."""
+        if ins and ins[0].layout and len(ins[0].shape) == len(out):
+            return ins[0].layout
+        return default_layout(len(out))
+
 
 def need_image(op: str, x: Operand) -> tuple[int, int, int]:
-    if len(x.shape) != 3:
+    if len(x.shape) != 3 or x.layout not in ("CHW", ""):
         hint = "this op works on (N, C, H, W) images"
         if len(x.shape) == 1:
             hint += "; it comes after a flatten or linear, so move it before them"
-        raise ShapeError("AS506", f"{op} expects (N, C, H, W) but input '{x.label}' is {fmt(x.shape)}", hint)
+        elif x.layout == "HWC":
+            hint = "it is channels-last: put `- {op: permute, dims: [0, 3, 1, 2]}` before this node"
+        elif len(x.shape) == 2:
+            hint += "; a token sequence becomes a map with permute and reshape (e.g. [0, 2, 1], then [C, H, W])"
+        raise ShapeError("AS506", f"{op} expects (N, C, H, W) but input '{x.label}' is {show(x)}", hint)
     return x.shape  # type: ignore[return-value]
+
+
+def need_axis(op: str, axis: int, x: Operand, name: str = "axis") -> int:
+    """A non-batch axis of x in PyTorch's numbering (batch is 0, negative counts from the end), as 1..rank."""
+    rank = len(x.shape) + 1
+    a = axis + rank if axis < 0 else axis
+    if not 1 <= a < rank:
+        raise ShapeError(
+            "AS507",
+            f"{op} {name} {axis} is out of range for '{x.label}' {show(x)}",
+            f"use an axis from 1 to {rank - 1}, or -1 for the last (axis 0 is the batch)",
+        )
+    return a
 
 
 def window_out(op: str, axis: str, size: int, k: int, s: int, lo: int, hi: int, d: int = 1, ceil: bool = False) -> int:

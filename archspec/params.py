@@ -7,7 +7,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from .errors import Loc, did_you_mean, fail
-from .exprlib import Budget, LimitError
+from .exprlib import SHAPE_NAMES, Budget, LimitError
 from .load import LocDict, LocList
 from .opbase import MAX_DIM
 from .spec import identifier_problem
@@ -17,25 +17,29 @@ if TYPE_CHECKING:
     from .files import File
 
 
-def bind(info: BlockInfo, args_raw, ctx: Ctx, call_loc: Loc) -> dict:
+def bind(info: BlockInfo, args_raw, ctx: Ctx, call_loc: Loc, shape: dict | None = None) -> dict:
+    """A call's parameter values: its arguments, evaluated in the caller's context, then the
+    defaults, which see the parameters before them and `shape` (the block's input shape names)."""
     declared = info.model.params
     for key in args_raw:
         if key not in declared:
             hint = did_you_mean(key, declared) or f"block '{info.name}' takes: {', '.join(declared) or 'nothing'}"
             where = args_raw.key_loc(key) if isinstance(args_raw, LocDict) else call_loc
             ctx.fail("AS202", f"block '{info.name}' has no parameter '{key}'", where, hint)
+    # Arguments first: a default that waits for the input shape must not leave one unevaluated.
+    given = {key: ctx.ev(args_raw[key], loc_at(args_raw, key)) for key in declared if key in args_raw}
     values: dict = {}
     params_raw = info.raw.get("params") or LocDict()
     for key, default in declared.items():
-        if key in args_raw:
-            values[key] = ctx.ev(args_raw[key], loc_at(args_raw, key))
+        if key in given:
+            values[key] = given[key]
         elif default is None:
             ctx.fail(
                 "AS203", f"block '{info.name}' needs parameter '{key}'", call_loc, f"pass it: `with: {{{key}: ...}}`"
             )
         else:  # defaults may refer to the parameters before them
-            values[key] = ctx.ev(params_raw[key], loc_at(params_raw, key), names=dict(values))
-    run_checks(info.raw, values, ctx, f"block '{info.name}'", call_loc)
+            values[key] = ctx.ev(params_raw[key], loc_at(params_raw, key), names={**(shape or {}), **values})
+    run_checks(info.raw, {**(shape or {}), **values}, ctx, f"block '{info.name}'", call_loc)
     return values
 
 
@@ -53,7 +57,8 @@ def run_checks(raw: LocDict, values: dict, ctx: Ctx, who: str, at: Loc | None):
                 "write a comparison, e.g. `that: ${depth % 6 == 2}`",
             )
         if not ok:
-            shown = ", ".join(f"{k}={short(v)}" for k, v in list(values.items())[:20])
+            params = [(k, v) for k, v in values.items() if k not in SHAPE_NAMES or k in (raw.get("params") or {})]
+            shown = ", ".join(f"{k}={short(v)}" for k, v in params[:20])
             where = f"check at {loc}; " if at is not None else ""
             ctx.fail("AS204", f"{who}: {check['message']}", at or loc, f"{where}parameters: {shown}")
 

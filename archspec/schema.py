@@ -28,7 +28,20 @@ def _properties(model: type[BaseModel], defs: dict) -> tuple[dict, list[str]]:
 
 
 def _allow_expr(prop: dict) -> dict:
+    """The value's schema, or `${...}`; list items too (`shape: [1, "${tokens}", "${hidden}"]`)."""
+    prop = _items_allow_expr(prop)
     return {"anyOf": [prop, _EXPR], **({"description": prop["description"]} if "description" in prop else {})}
+
+
+def _items_allow_expr(prop: dict) -> dict:
+    out = dict(prop)
+    if isinstance(out.get("items"), dict):
+        out["items"] = _allow_expr(out["items"])
+    if isinstance(out.get("prefixItems"), list):
+        out["prefixItems"] = [_allow_expr(p) for p in out["prefixItems"]]
+    if isinstance(out.get("anyOf"), list):
+        out["anyOf"] = [_items_allow_expr(p) for p in out["anyOf"]]
+    return out
 
 
 def _entry_keys(defs: dict) -> dict:

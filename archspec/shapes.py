@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .errors import Diagnostic
 from .graph import Graph
-from .opbase import MAX_DIM
+from .opbase import MAX_DIM, default_layout
 from .ops import Operand, Shape, ShapeError, fmt
 
 
@@ -21,19 +21,22 @@ class NodeInfo:
     shape: Shape  # without the batch dimension
     params: int
     macs: int
+    layout: str = ""  # one letter per axis, e.g. "CHW", "TD", "HWC" (see opbase.default_layout)
 
 
 def infer(graph: Graph) -> tuple[dict[str, NodeInfo], list[Diagnostic]]:
     shapes: dict[str, Shape] = dict(graph.inputs)
+    layouts = {k: default_layout(len(v)) for k, v in graph.inputs.items()}
     depth = graph.depths()  # of an add's operands, the shallower one is the shortcut
     info: dict[str, NodeInfo] = {}
     diags: list[Diagnostic] = []
     for node in graph.nodes:
         if node.op is None or any(p not in shapes for p in node.inputs):
             continue
-        operands = [Operand(label, shapes[p], depth[p]) for p, label in zip(node.inputs, node.labels)]
+        operands = [Operand(label, shapes[p], depth[p], layouts[p]) for p, label in zip(node.inputs, node.labels)]
         try:
             out = node.op.infer(operands)
+            layout = node.op.layout(operands, out)
         except ShapeError as err:
             diags.append(Diagnostic(err.code, err.message, node.loc, node=node.path, hint=err.hint, trace=node.trace))
             continue
@@ -50,8 +53,7 @@ def infer(graph: Graph) -> tuple[dict[str, NodeInfo], list[Diagnostic]]:
             )
             continue
         in_shapes = [o.shape for o in operands]
-        shapes[node.path] = out
-        info[node.path] = NodeInfo(
-            node.path, node.op.name, out, node.op.count_params(in_shapes, out), node.op.count_macs(in_shapes, out)
-        )
+        shapes[node.path], layouts[node.path] = out, layout
+        params, macs = node.op.count_params(in_shapes, out), node.op.count_macs(in_shapes, out)
+        info[node.path] = NodeInfo(node.path, node.op.name, out, params, macs, layout)
     return info, diags

@@ -92,6 +92,28 @@ def identifier_problem(name: str, *, positional_ok: bool = False) -> str | None:
     return None
 
 
+_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+
+
+def is_attribute_name(name: str) -> bool:
+    """Whether a node name can be an attribute of a generated module (or a position in a sequential
+    container); the other valid names (`block1-0`) are keys, registered by name (see node_name_problem)."""
+    return name.isidentifier() or name.isdigit()
+
+
+def node_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a node, or None. A node name is a `state_dict` key part: an identifier
+    (`conv1`; not a keyword or a module attribute), a position (`0`), or a key of letters, digits,
+    `_` and `-` (`block1-0`, as torchvision's RegNet), which generated code registers by name."""
+    if _IDENT.match(name) or name.isdigit():
+        return identifier_problem(name, positional_ok=True)
+    if "." in name:
+        return f"'{name}' contains '.', which separates the parts of a node path"
+    if not _KEY.match(name):
+        return f"'{name}' is not a valid node name (letters, digits, _ and -, not starting with -)"
+    return None
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -168,31 +190,27 @@ Expr = Annotated[str, Field(pattern=r"\$\{.*\}", description="an expression, e.g
 # name template of repeat copies are evaluated later, per instance or per copy.
 TEMPLATES = frozenset({"nodes", "with", "names"})
 
-_REF = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+_REF = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 
 
-_NAME_HINT = "node names become attribute names and state_dict keys; use snake_case like `conv1`"
+NAME_HINT = (
+    "node names become state_dict keys: use snake_case like `conv1`, or letters, digits, `_` and `-` "
+    "like `block1-0` below the top level"
+)
 
 
 def _node_name(value: str | int) -> str:
     value = str(value)
-    problem = identifier_problem(value, positional_ok=True)
+    problem = node_name_problem(value)
     if problem:
-        raise PydanticCustomError(
-            "AS105",
-            "invalid node name: {problem}",
-            {
-                "problem": problem,
-                "hint": "node names become attribute names and state_dict keys; use snake_case like `conv1`",
-            },
-        )
+        raise PydanticCustomError("AS105", "invalid node name: {problem}", {"problem": problem, "hint": NAME_HINT})
     return value
 
 
 def _node_ref(value: str | int) -> str:
     value = str(value)
     if not _REF.match(value):
-        raise PydanticCustomError("node_ref", "a reference names a node, like `conv1` or `layer1.0`")
+        raise PydanticCustomError("node_ref", "a reference names a node, like `conv1`, `layer1.0` or `block1.block1-0`")
     return value
 
 

@@ -16,12 +16,6 @@ from .report import human, shape_json
 DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
 
 
-def buffers(op: str, in_shape: tuple) -> int:
-    """State that is not a parameter: BatchNorm's running mean and variance (C each) and its
-    num_batches_tracked counter."""
-    return 2 * in_shape[0] + 1 if op == "batchnorm2d" else 0
-
-
 def _size(shape) -> int:
     n = 1
     for d in shape:
@@ -57,7 +51,11 @@ class Memory:
 
 def counts(net: Network) -> dict[str, int]:
     shapes = {**net.graph.inputs, **{p: n.shape for p, n in net.nodes.items()}}
-    buf = sum(buffers(n.op.name, shapes[n.inputs[0]]) for n in net.graph.nodes if n.op is not None and n.inputs)
+    buf = sum(
+        n.op.count_buffers([shapes[p] for p in n.inputs], shapes[n.path])
+        for n in net.graph.nodes
+        if n.op is not None and n.inputs
+    )
     return {"trainable": net.total_params, "non_trainable": 0, "buffers": buf}
 
 

@@ -45,12 +45,33 @@ class TOp(TNode):
 
 
 @dataclass
+class ShapedCall:
+    """A block call whose block reads its input's shape (`in_channels`, ...): instantiated by the
+    inputshape pass once that shape is inferred, and again if an edit changes it."""
+
+    raw: LocDict  # the call entry
+    ctx: Ctx  # the caller's context: the call's arguments are evaluated in it
+    block: str
+    reads: str  # the name that was read first, for messages
+    shapes: tuple[tuple[int, ...], ...] | None = None  # the input shapes instantiated for; None: waiting
+    failed: bool = False  # its instantiation failed (reported): it stays empty
+
+
+@dataclass
 class TGroup(TNode):
     children: list[TNode] = field(default_factory=list)
     inputs: tuple[str, ...] | None = None  # a block's input names: its scope is closed
     output: Ref | None = None
     block: str | None = None
     disabled: dict[str, Loc] = field(default_factory=dict)  # names switched off by `when`
+    shaped: ShapedCall | None = None  # set for a call of a block that reads its input's shape
+    edited: bool = False  # a variant's edit changed something inside it
+
+    @property
+    def waiting(self) -> bool:
+        """A call that has no body yet (its input shape is not known) or whose instantiation failed:
+        it has no value, so what reads it is skipped quietly."""
+        return self.shaped is not None and (self.shaped.shapes is None or self.shaped.failed)
 
 
 @dataclass
@@ -97,6 +118,27 @@ class State:
     def __post_init__(self):
         self.expressions = expr.SpecBudget(self.deadline)
 
+    def mark(self) -> tuple[int, int]:
+        """Where the diagnostics and the node count stand, to `rewind` to when a block call is deferred."""
+        return len(self.diags), self.nodes
+
+    def rewind(self, mark: tuple[int, int]) -> None:
+        del self.diags[mark[0] :]
+        self.nodes = mark[1]
+
+    def check_time(self, loc: Loc, trace: tuple[Loc, ...] = (), node: str | None = None):
+        if time.monotonic() > self.deadline:
+            raise Abort(
+                Diagnostic(
+                    "AS007",
+                    f"expanding the spec takes longer than {MAX_SECONDS:g} s",
+                    loc,
+                    node=node,
+                    hint="check repeat counts and the expressions they evaluate; the limit stops runaway specs",
+                    trace=trace,
+                )
+            )
+
     def count_node(self, loc: Loc, trace: tuple[Loc, ...], node: str | None = None):
         self.nodes += 1
         if self.nodes > MAX_NODES:
@@ -110,17 +152,8 @@ class State:
                     trace=trace,
                 )
             )
-        if self.nodes % 256 == 0 and time.monotonic() > self.deadline:
-            raise Abort(
-                Diagnostic(
-                    "AS007",
-                    f"expanding the spec takes longer than {MAX_SECONDS:g} s",
-                    loc,
-                    node=node,
-                    hint="check repeat counts and the expressions they evaluate; the limit stops runaway specs",
-                    trace=trace,
-                )
-            )
+        if self.nodes % 256 == 0:
+            self.check_time(loc, trace, node)
 
 
 @dataclass(frozen=True)

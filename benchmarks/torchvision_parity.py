@@ -17,6 +17,8 @@ import torchvision
 import archspec
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
+# every torchvision RegNet is one spec, regnet_y_400mf.yaml, with its `variant`
+REGNETS = [f"regnet_{v}" for v in ("y_400mf", "y_800mf", "y_1_6gf", "y_3_2gf", "x_400mf", "x_800mf", "x_1_6gf")]
 DEFAULT = [
     "alexnet",
     "vgg11",
@@ -41,11 +43,39 @@ DEFAULT = [
     "densenet161",
     "densenet169",
     "densenet201",
+    "squeezenet1_1",
+    "squeezenet1_0",
+    "inception_v3",
+    "inception_v3_aux",
+    "inception_v3_transform",
+    "mobilenet_v2",
+    "mobilenet_v2_050",
+    *(f"efficientnet_b{n}" for n in range(8)),
+    *REGNETS,
+    "convnext_tiny",
+    "shufflenet_v2_x1_0",
+    "mobilenet_v3_large",
 ]
-# reference name -> (spec file, overrides, torchvision constructor kwargs)
+# reference name -> (spec file, overrides, torchvision constructor kwargs[, torchvision function])
+SQUEEZENET1_0 = {
+    "stem": [96, 7],
+    "fires": ["M", [16, 64], [16, 64], [32, 128], "M", [32, 128], [48, 192], [48, 192], [64, 256], "M", [64, 256]],
+}
 VARIANTS = {
     "googlenet": ("googlenet", {}, {"aux_logits": False, "init_weights": True}),
     "googlenet_aux": ("googlenet", {"aux_logits": True}, {"aux_logits": True, "init_weights": True}),
+    "squeezenet1_0": ("squeezenet1_1", SQUEEZENET1_0, {}, "squeezenet1_0"),
+    "inception_v3": ("inception_v3", {}, {"aux_logits": False, "init_weights": False}),
+    "inception_v3_aux": ("inception_v3", {"aux_logits": True}, {"aux_logits": True, "init_weights": False}),
+    "inception_v3_transform": (
+        "inception_v3",
+        {"transform_input": True},
+        {"aux_logits": False, "transform_input": True, "init_weights": False},
+    ),
+    "mobilenet_v2_050": ("mobilenet_v2", {"width_mult": 0.5}, {"width_mult": 0.5}, "mobilenet_v2"),
+    # B1-B7: one spec, a `variant` parameter (width, depth, dropout, crop size, batch-norm eps)
+    **{f"efficientnet_b{n}": ("efficientnet_b0", {"variant": f"b{n}"}, {}, f"efficientnet_b{n}") for n in range(1, 8)},
+    **{r: ("regnet_y_400mf", {"variant": r[len("regnet_") :]}, {}, r) for r in REGNETS if r != "regnet_y_400mf"},
 }
 
 
@@ -59,14 +89,19 @@ def randomise_bn(model: torch.nn.Module) -> None:
             m.bias.data.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
 
 
-def compare(name: str, size: int = 224) -> float:
+def compare(name: str) -> float:
     torch.manual_seed(0)
-    spec, overrides, kwargs = VARIANTS.get(name, (name, {}, {}))
-    reference = getattr(torchvision.models, spec)(weights=None, **kwargs).eval()
+    spec, overrides, kwargs, *function = VARIANTS.get(name, (name, {}, {}))
+    reference = getattr(torchvision.models, function[0] if function else spec)(weights=None, **kwargs).eval()
     randomise_bn(reference)
-    ours = archspec.build(SPECS / f"{spec}.yaml", backend="torch", **overrides).eval()
+    with torch.no_grad():  # zero-initialised layers (ViT's head) would make every output 0
+        for p in reference.parameters():
+            if not p.any():
+                p.normal_(0.0, 0.02)
+    net = archspec.load(SPECS / f"{spec}.yaml", **overrides)
+    ours = archspec.build(net, backend="torch").eval()
     ours.load_state_dict(reference.state_dict(), strict=True)
-    x = torch.randn(2, 3, size, size)
+    x = torch.randn(2, *net.graph.inputs["x"])  # the spec's own input size (inception_v3: 299)
     with torch.no_grad():
         a, b = ours(x), reference(x)
     return ((a - b).abs().max() / b.abs().max()).item()
@@ -75,10 +110,10 @@ def compare(name: str, size: int = 224) -> float:
 def main() -> None:
     names = sys.argv[1:] or DEFAULT
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}")
-    print(f"{'model':<20} {'strict load':<12} {'max rel diff':>12}")
+    print(f"{'model':<24} {'strict load':<12} {'max rel diff':>12}")
     for name in names:
         diff = compare(name)
-        print(f"{name:<20} {'ok':<12} {diff:>12.2e}")
+        print(f"{name:<24} {'ok':<12} {diff:>12.2e}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from archspec.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"
 REFERENCE = ROOT.parent / "shared" / "reference" / "torchvision.json"
+MODERN_REFERENCE = ROOT.parent / "shared" / "reference" / "torchvision_modern.json"
 UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
@@ -30,6 +31,14 @@ def torchvision_reference() -> dict:
     if not REFERENCE.is_file():
         pytest.fail(f"{REFERENCE} is missing: clone the project with shared/ beside it (see README)")
     return json.loads(REFERENCE.read_text())["models"]
+
+
+@pytest.fixture(scope="session")
+def modern_reference() -> dict:
+    """torchvision 0.29.1's modern models: params, MACs, published GFLOPS, state_dict keys and shapes."""
+    if not MODERN_REFERENCE.is_file():
+        pytest.fail(f"{MODERN_REFERENCE} is missing: clone the project with shared/ beside it (see README)")
+    return json.loads(MODERN_REFERENCE.read_text())["models"]
 
 
 @pytest.fixture

@@ -98,6 +98,7 @@ SPECIAL_PATHS = [
     "/etc/shadow",
 ]
 FUNCS = ["int", "float", "round", "min", "max", "abs", "len", "sum", "str", "bool", "floor", "ceil", "sqrt"]
+FUNCS += ["log", "exp", "make_divisible"]
 FUNCS += ["range", "enumerate", "zip", "list", "open", "__import__"]
 BINOPS = ["+", "-", "*", "/", "//", "%", "**", "<<", "&", " and ", " or ", " in ", " not in ", "==", "<", " if 1 else "]
 
@@ -224,7 +225,7 @@ def _names(tree) -> list[str]:
             found += [v for k, v in c.items() if k == "name" and isinstance(v, str)]
             params = c.get("params")
             found += [k for k in params if isinstance(k, str)] if isinstance(params, dict) else []
-    return found or ["x"]
+    return [*found, "in_channels", "in_shape"] if found else ["x"]  # a block's input shape too
 
 
 def _typo(rng: random.Random, word: str) -> str:

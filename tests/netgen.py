@@ -213,13 +213,142 @@ ANY_OPS = {
     "scale": _same(lambda d: {"factor": d(st.sampled_from([-1.0, 0.5])), "offset": d(st.sampled_from([0.0, 1.0]))}),
 }
 FEATURE_OPS = {"linear": linear}
-JOIN_OPS = ("add", "multiply", "concat", "center_crop")
-COVERED = set(IMAGE_OPS) | set(ANY_OPS) | set(FEATURE_OPS) | set(JOIN_OPS)
+for _act in ("relu6", "hardsigmoid", "hardswish", "mish"):
+    ANY_OPS[_act] = _same(lambda d: {})
 
 
-def _join(draw, op: str, current: str, shapes: dict[str, Shape]):
-    """A join of the current node with an earlier one it fits, or None."""
-    cur = shapes[current]
+# Ops that read or change the layout: (draw, shape, layout) -> (fields, shape, layout) or None.
+# Layouts: "CHW" images (NHWC in Flax), "HWC" channels-last maps, "TD"/"DT" tokens, "F" features.
+
+
+def permute(draw, shape, layout):
+    if layout == "CHW":
+        return {"dims": [0, 2, 3, 1]}, (shape[1], shape[2], shape[0]), "HWC"
+    if layout == "HWC":
+        return {"dims": [0, 3, 1, 2]}, (shape[2], shape[0], shape[1]), "CHW"
+    if len(shape) == 2:
+        return {"dims": [0, 2, 1]}, (shape[1], shape[0]), layout[::-1]
+    return None
+
+
+def transpose(draw, shape, layout):
+    if len(shape) != 2:
+        return None
+    return {"axes": draw(st.sampled_from([[1, 2], [-1, -2]]))}, (shape[1], shape[0]), layout[::-1]
+
+
+def flatten_tokens(draw, shape, layout):
+    if layout != "CHW":
+        return None
+    return {"start": 2}, (shape[0], shape[1] * shape[2]), "DT"
+
+
+def reshape(draw, shape, layout):
+    size = math.prod(shape)
+    first = draw(st.sampled_from([d for d in range(1, size + 1) if size % d == 0]))
+    return {"shape": [first, -1]}, (first, size // first), "TD"
+
+
+def slice_(draw, shape, layout):
+    axis = draw(st.integers(1, len(shape)))
+    size = shape[axis - 1]
+    start = draw(st.integers(0, size - 1))
+    stop = draw(st.integers(start + 1, size))
+    step = draw(st.integers(1, 2))
+    fields = {"axis": axis, "start": start, "stop": stop, "step": step}
+    return fields, (*shape[: axis - 1], -(-(stop - start) // step), *shape[axis:]), layout
+
+
+def select(draw, shape, layout):
+    if len(shape) < 2:
+        return None
+    axis = draw(st.integers(1, len(shape)))
+    at = draw(st.integers(-shape[axis - 1], shape[axis - 1] - 1))
+    out = (*shape[: axis - 1], *shape[axis:])
+    rest = layout[: axis - 1] + layout[axis:]
+    return {"axis": axis, "at": at}, out, "F" if len(out) == 1 else {"HW": "TD"}.get(rest, rest)
+
+
+def roll(draw, shape, layout):
+    axes = draw(st.sampled_from([[1], [-1], list(range(1, len(shape) + 1))]))
+    return {"shifts": [draw(st.integers(-3, 3)) for _ in axes], "axes": axes}, shape, layout
+
+
+def channel_shuffle(draw, shape, layout):
+    if layout != "CHW":
+        return None
+    groups = draw(st.sampled_from([g for g in range(1, 4) if shape[0] % g == 0]))
+    return {"groups": groups}, shape, layout
+
+
+def layer_norm(draw, shape, layout):
+    fields = {"eps": draw(st.sampled_from([1e-5, 1e-6])), "affine": draw(st.booleans())}
+    if layout == "CHW":
+        fields["channels_first"] = True
+    return fields, shape, layout
+
+
+def linear_any(draw, shape, layout):
+    if layout == "CHW":
+        return None
+    fields, (features,) = linear(draw, shape[-1])
+    return fields, (*shape[:-1], features), layout
+
+
+def multihead_attention(draw, shape, layout):
+    if len(shape) != 2:
+        return None
+    heads = draw(st.sampled_from([h for h in (1, 2, 3) if shape[1] % h == 0]))
+    return {"heads": heads, "dropout": draw(st.sampled_from([0.0, 0.1])), "bias": draw(st.booleans())}, shape, layout
+
+
+def window_attention(draw, shape, layout):
+    if layout != "HWC":
+        return None
+    heads = draw(st.sampled_from([h for h in (1, 2) if shape[2] % h == 0]))
+    window = draw(st.sampled_from([1, 2, 3, [2, 3]]))
+    shift = [draw(st.integers(0, k - 1)) for k in _as_pair(window)]
+    fields = {"heads": heads, "window": window, "shift": shift, "qkv_bias": draw(st.booleans())}
+    return fields, shape, layout
+
+
+def parameter(draw, shape, layout):
+    batch = draw(st.booleans())
+    init = draw(st.sampled_from(["zeros", "normal", "trunc_normal", 0.5]))
+    stored = [1, *shape] if batch else list(shape)
+    return {"shape": stored, "batch": batch, "init": init}, shape, layout
+
+
+LAID_OPS = {
+    "permute": permute,
+    "transpose": transpose,
+    "reshape": reshape,
+    "slice": slice_,
+    "select": select,
+    "roll": roll,
+    "channel_shuffle": channel_shuffle,
+    "layer_norm": layer_norm,
+    "multihead_attention": multihead_attention,
+    "window_attention": window_attention,
+    "parameter": parameter,
+}
+LAID_EXTRA = {"flatten": flatten_tokens, "linear": linear_any}  # more forms of ops listed above
+JOIN_OPS = ("add", "multiply", "concat", "center_crop", "matmul")
+COVERED = set(IMAGE_OPS) | set(ANY_OPS) | set(FEATURE_OPS) | set(JOIN_OPS) | set(LAID_OPS)
+
+
+def _join(draw, op: str, current: str, shapes: dict[str, Shape], layouts: dict[str, str]):
+    """A join of the current node with an earlier one it fits (same layout), or None."""
+    cur, lay = shapes[current], layouts[current]
+    shapes = {n: s for n, s in shapes.items() if layouts[n] == lay or len(s) != len(cur)}
+    if op == "matmul":
+        if len(cur) < 2:
+            return None
+        fits = [n for n, s in shapes.items() if len(s) == len(cur) and s[:-2] == cur[:-2] and s[-2] == cur[-1]]
+        if not fits:
+            return None
+        other = draw(st.sampled_from(fits))
+        return {"in": [current, other]}, (*cur[:-1], shapes[other][-1])
     if op in ("add", "multiply"):
         fits = [n for n, s in shapes.items() if s == cur and n != current]
         if op == "multiply" and len(cur) == 3:
@@ -233,40 +362,71 @@ def _join(draw, op: str, current: str, shapes: dict[str, Shape]):
         other = draw(st.sampled_from(fits))
         out = (cur[0] + shapes[other][0], *cur[1:])
         return {"in": [current, other], "axis": 1}, out
-    if len(cur) != 3:  # center_crop: crop the current image to an earlier, not larger one
+    if len(cur) != 3 or lay != "CHW":  # center_crop: crop the current image to an earlier, not larger one
         return None
-    fits = [n for n, s in shapes.items() if len(s) == 3 and s[1] <= cur[1] and s[2] <= cur[2]]
+    fits = [n for n, s in shapes.items() if len(s) == 3 and layouts[n] == "CHW" and s[1] <= cur[1] and s[2] <= cur[2]]
     other = draw(st.sampled_from(fits))
     return {"in": [current, other]}, (cur[0], *shapes[other][1:])
+
+
+def _step(draw, rnd, op: str, current: str, shapes: dict, layouts: dict):
+    """The node `op` would add after `current`: (fields, shape, layout), or None where it does not fit."""
+    shape, layout = shapes[current], layouts[current]
+    if op == "flatten_tokens":  # a forced lead: an image's pixels as tokens
+        made = flatten_tokens(draw, shape, layout)
+        return None if made is None else ({"in": current, **made[0]}, made[1], made[2])
+    if op in JOIN_OPS:
+        made = _join(draw, op, current, shapes, layouts)
+        return None if made is None else (*made, layout)
+    laid = LAID_OPS.get(op) or (LAID_EXTRA.get(op) if len(shape) > 1 or op == "flatten" else None)
+    if laid is not None and (op in LAID_OPS or rnd.random() < 0.5):
+        made = laid(draw, shape, layout)
+        return None if made is None else ({"in": current, **made[0]}, made[1], made[2])
+    if (op in IMAGE_OPS and layout != "CHW") or (op in FEATURE_OPS and len(shape) != 1):
+        return None
+    made = {**IMAGE_OPS, **ANY_OPS, **FEATURE_OPS}[op](draw, *shape)
+    if made is None:
+        return None
+    out = made[1]
+    out_layout = layout if len(out) == len(shape) else {1: "F", 2: "TD", 3: "CHW"}[len(out)]
+    return {"in": current, **made[0]}, out, out_layout
+
+
+# ops that need another op before them to apply to a fresh image input
+LEADS = {
+    "linear": ["flatten"],
+    "multihead_attention": ["flatten_tokens"],
+    "transpose": ["flatten_tokens"],
+    "matmul": ["flatten_tokens"],
+    "window_attention": ["permute"],
+}
 
 
 @st.composite
 def network(draw, max_nodes: int = 6, force: str | None = None) -> tuple[str, dict[str, Shape], list[str]]:
     """A valid spec (YAML text) over random ops; returns it, the expected shapes and the ops used.
-    With `force`, that op comes first (after a flatten, for ops on features)."""
+    With `force`, that op comes first (after the op it needs, e.g. a flatten for ops on features)."""
     c, h, w = draw(st.integers(1, 4)), draw(st.integers(1, 7)), draw(st.integers(1, 7))
     shapes: dict[str, Shape] = {"x": (c, h, w)}
+    layouts: dict[str, str] = {"x": "CHW"}
     lines, used, current = [], [], "x"
     rnd = draw(st.randoms(use_true_random=False))  # an even choice of op: sampled_from favours the first
-    plan = (["flatten"] if force in FEATURE_OPS else []) + ([force] if force else [])
+    plan = LEADS.get(force, []) + ([force] if force else [])
     for i in range(len(plan) + draw(st.integers(0 if plan else 1, max_nodes))):
-        shape = shapes[current]
-        pool = list(ANY_OPS) + list(JOIN_OPS) + (list(IMAGE_OPS) if len(shape) == 3 else list(FEATURE_OPS))
-        op = plan[i] if i < len(plan) else rnd.choice(sorted(pool))
-        if op in JOIN_OPS:
-            made = _join(draw, op, current, shapes)
-        else:
-            made = {**IMAGE_OPS, **ANY_OPS, **FEATURE_OPS}[op](draw, *shape)
-            if made is not None:
-                made = ({"in": current, **made[0]}, made[1])
-        if made is None or min(made[1]) <= 0:
+        shape, layout = shapes[current], layouts[current]
+        pool = [*ANY_OPS, *JOIN_OPS, *LAID_OPS, *LAID_EXTRA]
+        pool += list(IMAGE_OPS) if layout == "CHW" else list(FEATURE_OPS) if len(shape) == 1 else []
+        op = plan[i] if i < len(plan) else rnd.choice(sorted(set(pool)))
+        made = _step(draw, rnd, op, current, shapes, layouts)
+        if made is None or min(made[1], default=0) <= 0 or len(made[1]) not in (1, 2, 3):
             continue
-        fields, out = made
+        fields, out, out_layout = made
+        op = "flatten" if op == "flatten_tokens" else op
         named = rnd.random() < 0.7  # an unnamed node is named by its position: '3'
         name = f"n{i}" if named else str(len(lines))
         body = ", ".join(f"{k}: {_yaml(v)}" for k, v in fields.items())
         lines.append(f"  - {{{f'name: {name}, ' if named else ''}op: {op}, {body}}}")
-        shapes[name], current = out, name
+        shapes[name], layouts[name], current = out, out_layout, name
         used.append(op)
     if not lines:
         lines.append("  - {name: n0, op: identity, in: x}")

@@ -152,3 +152,63 @@ def test_all_of_a_specs_expressions_share_one_step_budget():
         for _ in range(1000):
             evaluate("len([i for i in range(20000)])", {}, spec)
     assert str(err.value).endswith("the spec's expressions do more than 5,000,000 steps of work in all")
+
+
+def _torchvision_make_divisible(v, divisor, min_value=None):
+    """torchvision/models/_utils.py `_make_divisible`, verbatim."""
+    if min_value is None:
+        min_value = divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    # Make sure that round down does not go down by more than 10%.
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+@pytest.mark.parametrize("divisor", [1, 3, 8, 16])
+def test_make_divisible_is_torchvisions(divisor):
+    values = [0, 1, 4, 7.5, 8, 11.99, 12, 20, 23.9, 24, 35.2, 96 * 0.75, 1280 * 1.4, 10**6 + 0.5]
+    for v in values:
+        for args in ((v, divisor), (v, divisor, 16), (v, divisor, 0.5)):
+            text = f"make_divisible({', '.join(map(repr, args))})"
+            assert evaluate(text, {}) == _torchvision_make_divisible(*args), args
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("log(8, 2)", 3.0), ("round(log(100) / log(10))", 2), ("exp(0)", 1.0), ("make_divisible(32 * 1.4, 8)", 48)],
+)
+def test_log_exp(text, expected):
+    assert evaluate(text, {}) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("make_divisible(10, 0)", "divisor must be a positive integer"),
+        ("make_divisible('a', 8)", "takes a number, not a string"),
+        ("make_divisible(10, 8, 'x')", "min_value is a number"),
+        ("make_divisible(10)", "does not take 1 argument"),
+        ("log(0)", "log() takes a positive number, not 0"),
+        ("log(8, 1)", "base is a positive number other than 1"),
+        ("exp(1000)", "too large"),
+    ],
+)
+def test_new_functions_check_their_arguments(text, message):
+    with pytest.raises(ExprError) as err:
+        evaluate(text, {})
+    assert message in str(err.value)
+
+
+def test_a_deferred_shape_stops_evaluation_wherever_it_is_read():
+    """Until a block's input shape is known, reading it (alone, in an operation, interpolated or in a
+    comprehension) raises NeedsShape, which the block call catches: never a value in an operation."""
+    from archspec.exprlib import Deferred, NeedsShape
+
+    token = object()
+    names = {"in_channels": Deferred(token, "in_channels"), "w": 4}
+    for text in ("${in_channels}", "${in_channels * 2}", "c${in_channels}", "${[in_channels for _ in range(2)]}"):
+        with pytest.raises(NeedsShape) as err:
+            substitute(text, names)
+        assert err.value.token is token and err.value.name == "in_channels"
+    assert substitute("${w * 2}", names) == 8  # not read: no deferral

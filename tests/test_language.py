@@ -402,3 +402,185 @@ def test_a_failing_repeat_copy_keeps_its_name_and_its_readers_are_skipped():
     )
     result = archspec.analyze("<spec>", text=spec)
     assert [(d.code, d.node) for d in result.errors] == [("AS103", "c1"), ("AS103", "d0")]
+
+
+# --- a block reads its input's shape -----------------------------------------------------------
+
+RESIDUAL = """
+blocks:
+  residual:
+    params: {width: null, stride: 1, project: "${in_channels != width or stride != 1}"}
+    nodes:
+      - {name: conv, op: conv2d, channels: "${width}", kernel: 3, stride: "${stride}", padding: 1}
+      - {name: proj, op: conv2d, channels: "${width}", kernel: 1, stride: "${stride}", in: x, when: "${project}"}
+      - {name: add, op: add, in: [conv, "${'proj' if project else 'x'}"]}
+"""
+
+
+def test_a_block_reads_its_input_channels():
+    """The shortcut is projected exactly where the width or the size changes: the caller passes
+    only the output width, as torchvision's RegNet and MobileNet blocks are called."""
+    net = load(
+        RESIDUAL
+        + """
+inputs: {x: [3, 16, 16]}
+nodes:
+  - {name: stem, op: conv2d, channels: 8, kernel: 1}
+  - {name: a, block: residual, with: {width: 8}}
+  - {name: b, block: residual, with: {width: 16, stride: 2}}
+  - {name: c, block: residual, with: {width: 16}}
+"""
+    )
+    assert [p for p in net.nodes if p.endswith(".proj")] == ["b.proj"]
+    assert net.shape("c") == (16, 8, 8)
+
+
+def test_in_shape_and_in_shapes_give_every_input_and_defaults_checks_and_nodes_see_them():
+    net = load("""
+blocks:
+  merge:
+    inputs: [x, skip]
+    params: {width: "${in_shapes['skip'][0] + in_channels}"}
+    checks:
+      - {that: "${in_shape[1:] == in_shapes['skip'][1:]}", message: "sizes differ"}
+    nodes:
+      - {name: cat, op: concat, in: [x, skip]}
+      - {name: mix, op: conv2d, channels: "${width * in_shape[1]}", kernel: 1}
+inputs: {x: [3, 4, 4], y: [5, 4, 4]}
+nodes:
+  - {name: m, block: merge, in: [x, y]}
+""")
+    assert net.shape("m") == (32, 4, 4)
+
+
+def test_in_channels_is_the_feature_count_of_features():
+    net = load("""
+blocks:
+  widen: {nodes: [{op: linear, features: "${in_channels * 2}"}]}
+inputs: {x: [6]}
+nodes:
+  - {name: w, block: widen}
+  - {name: v, block: widen}
+""")
+    assert net.shape("v") == (24,)
+
+
+def test_blocks_reading_shapes_nest_and_read_their_own_input():
+    net = load("""
+blocks:
+  grow:
+    nodes: [{name: conv, op: conv2d, channels: "${in_channels + 1}", kernel: 1}]
+  stage:
+    params: {n: 2}
+    nodes:
+      - {name: first, op: conv2d, channels: "${in_channels * 2}", kernel: 1}
+      - {repeat: "${n}", inline: true, names: "g${i}", block: grow}
+inputs: {x: [3, 4, 4]}
+nodes:
+  - {name: s1, block: stage}
+  - {name: s2, block: stage, with: {n: 1}}
+""")
+    assert [net.shape(p) for p in ("s1.g0", "s1.g1", "s2.first", "s2.g0")] == [
+        (7, 4, 4),
+        (8, 4, 4),
+        (16, 4, 4),
+        (17, 4, 4),
+    ]
+
+
+def test_a_parameter_named_like_a_shape_name_shadows_it():
+    net = load("""
+blocks:
+  b:
+    params: {in_channels: 5}
+    nodes: [{op: conv2d, channels: "${in_channels}", kernel: 1}]
+inputs: {x: [3, 4, 4]}
+nodes: [{name: b, block: b}]
+""")
+    assert net.shape("b") == (5, 4, 4)
+
+
+def test_reading_the_shape_where_there_is_none_is_located():
+    result = archspec.analyze(
+        "<spec>", text="inputs: {x: [3, 4, 4]}\nnodes:\n  - {op: conv2d, channels: '${in_channels}', kernel: 1}\n"
+    )
+    [error] = result.errors
+    assert (error.code, error.loc.line) == ("AS201", 3)
+    assert "'in_channels' is the shape of a block's input: it is defined only inside a block" in error.message
+
+
+def test_an_unknown_input_shape_is_reported_at_the_call_after_its_cause():
+    result = archspec.analyze(
+        "<spec>",
+        text=RESIDUAL
+        + """
+inputs: {x: [3, 4, 4]}
+nodes:
+  - {name: stem, op: conv2d, channels: 8, kernel: 9}
+  - {name: a, block: residual, with: {width: 8}}
+  - {name: b, block: residual, with: {width: 8}}
+""",
+    )
+    assert [(d.code, d.node) for d in result.errors] == [("AS504", "stem"), ("AS206", "a")]
+    assert (
+        "reads its input's shape (in_channels), but the shape of its input 'stem' is unknown"
+        in result.errors[1].message
+    )
+
+
+def test_blocks_waiting_on_each_other_are_a_cycle():
+    result = archspec.analyze(
+        "<spec>",
+        text=RESIDUAL
+        + """
+inputs: {x: [3, 4, 4]}
+nodes:
+  - {name: a, block: residual, with: {width: 8}, in: b}
+  - {name: b, block: residual, with: {width: 8}, in: a}
+  - {name: out, op: relu, in: x}
+""",
+    )
+    assert [(d.code, d.node) for d in result.errors] == [("AS206", "a"), ("AS206", "b")]
+    assert "a cycle through `in:`" in result.errors[0].hint
+
+
+def test_a_variant_that_changes_the_input_instantiates_the_block_again(write):
+    base = (
+        RESIDUAL
+        + """
+inputs: {x: [3, 4, 4]}
+nodes:
+  - {name: stem, op: conv2d, channels: 8, kernel: 1}
+  - {name: a, block: residual, with: {width: 8}}
+"""
+    )
+    write("base.yaml", base)
+    wider = write("wider.yaml", "extends: base.yaml\nreplace:\n  stem: {op: conv2d, channels: 4, kernel: 1}\n")
+    lesion = write("lesion.yaml", "extends: base.yaml\nreplace:\n  a.conv: {op: conv2d, channels: 8, kernel: 1}\n")
+    assert "a.proj" not in archspec.load(base).nodes
+    assert "a.proj" in archspec.load(wider).nodes  # 4 channels in, 8 out: projected
+    assert archspec.load(lesion).nodes["a.conv"].params == 8 * 8 + 8  # an edit reaches inside
+    after = write("after.yaml", "extends: wider.yaml\nreplace:\n  a.conv: {op: conv2d, channels: 8, kernel: 1}\n")
+    assert archspec.load(after).nodes["a.conv"].params == 4 * 8 + 8  # edited after it was instantiated again
+    both = write("both.yaml", "extends: lesion.yaml\nreplace:\n  stem: {op: conv2d, channels: 4, kernel: 1}\n")
+    [error] = archspec.analyze(both).errors  # instantiated again, it would lose lesion.yaml's edit
+    assert error.code == "AS206" and "an edit changes a node inside it" in error.message
+
+
+def test_deferred_blocks_report_their_own_mistakes_once():
+    result = archspec.analyze(
+        "<spec>",
+        text="""
+blocks:
+  bad:
+    nodes:
+      - {name: conv, op: conv2d, channels: "${in_channels}", kernel: 1}
+      - {name: oops, op: conv2d, channels: -1, kernel: 1}
+inputs: {x: [3, 4, 4]}
+nodes:
+  - {name: a, block: bad}
+  - {name: b, block: bad, in: x}
+""",
+    )
+    [error] = result.errors
+    assert (error.code, error.node, error.also) == ("AS103", "a.oops", ("b.oops",))

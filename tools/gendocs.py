@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import re
 import sys
@@ -170,6 +171,45 @@ def _from_key(text: str, key: str) -> str:
     return text[text.index(key) :].strip()
 
 
+# Other sizes of a zoo family, written as overrides of its spec: (torchvision name, spec, overrides)
+FAMILIES = [
+    ("vit_b_32", "vit_b_16", {"patch_size": 32}),
+    ("vit_l_16", "vit_b_16", {"layers": 24, "heads": 16, "hidden": 1024, "mlp_dim": 4096}),
+    ("vit_l_32", "vit_b_16", {"patch_size": 32, "layers": 24, "heads": 16, "hidden": 1024, "mlp_dim": 4096}),
+    (
+        "vit_h_14",
+        "vit_b_16",
+        {"image_size": 518, "patch_size": 14, "layers": 32, "heads": 16, "hidden": 1280, "mlp_dim": 5120},
+    ),
+    ("swin_s", "swin_t", {"depths": [2, 2, 18, 2], "drop_path_rate": 0.3}),
+    ("swin_b", "swin_t", {"embed_dim": 128, "depths": [2, 2, 18, 2], "heads": [4, 8, 16, 32], "drop_path_rate": 0.5}),
+    *((f"efficientnet_b{n}", "efficientnet_b0", {"variant": f"b{n}"}) for n in range(1, 8)),
+    *((f"mobilenet_v2 (width {w})", "mobilenet_v2", {"width_mult": w}) for w in (0.5, 0.75, 1.4)),
+]
+
+
+def families() -> list[str]:
+    rows = []
+    for label, spec, overrides in FAMILIES:
+        path = ROOT / "specs" / f"{spec}.yaml"
+        if not path.is_file():
+            continue
+        net = archspec.load(path, **overrides)
+        given = ", ".join(f"{k}: {json.dumps(v)}" for k, v in overrides.items())
+        link = f"[{spec}](../specs/{spec}.yaml) `{{{given}}}`"
+        rows.append(f"| {label} | {link} | {net.total_params:,} | {human(net.total_macs)} |")
+    return [
+        "## Family members\n",
+        "Other sizes of a family are parameter overrides (`--set`, `archspec.load(spec, **overrides)`, or a",
+        "short `extends` file). Counts are archspec's; each equals torchvision's published figure",
+        "(tests/test_zoo_modern*.py).\n",
+        "| model | spec and overrides | params | MACs |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
 def zoo() -> str:
     rows = []
     for path in sorted((ROOT / "specs").glob("*.yaml")):
@@ -191,12 +231,14 @@ def zoo() -> str:
         GENERATED,
         "Every spec in `specs/`, oldest idea first. The zoo ships inside the package: `archspec list`",
         "prints this table, and a name works wherever a spec path does (`archspec check resnet50`,",
-        "`archspec.load(\"resnet50\")`; a file of that name in the working directory wins).",
+        '`archspec.load("resnet50")`; a file of that name in the working directory wins).',
         "Parameters and MACs (multiply-accumulates per",
         "sample, evaluation pass) are archspec's own figures at each spec's default parameters.",
         '"exact" means the spec\'s parameter count, MACs, `state_dict` keys and shapes equal',
-        "torchvision's (tests/test_zoo.py, against `shared/reference/torchvision.json`) and, with",
-        "torchvision's weights loaded strictly, its outputs equal torchvision's",
+        "torchvision 0.29.1's (tests/test_zoo.py and tests/test_zoo_modern*.py, against",
+        "`shared/reference/torchvision.json` and `torchvision_modern.json`; MACs within 0.5% of",
+        "torchvision's published GFLOPS, attention's matrix products included) and, with",
+        "torchvision's weights loaded strictly, its outputs equal torchvision's bit for bit",
         "(`benchmarks/torchvision_parity.py`). Specs without a counterpart are tested against their",
         "paper's own figures (tests/test_zoo.py). Every spec compiles to PyTorch and Flax, and the two",
         "agree (tests/test_flax_backend.py).\n",
@@ -204,6 +246,7 @@ def zoo() -> str:
         "|---|---|---|---|---|---|",
         *(r for _, _, r in sorted(rows)),
         "",
+        *families(),
         "## Lesion studies\n",
         "Veit et al. (2016) deleted single residual blocks from trained ResNets to show they behave",
         "like ensembles of shallow paths. A lesioned network is a variant that removes the block:",

@@ -72,13 +72,13 @@ def scale(op, x: ast.expr) -> ast.expr:
     return term if op.offset == 0 else ast.BinOp(term, ast.Add(), o)
 
 
-def io_doc(net: Network, shape: Callable[[tuple], str], method: str, sep: str) -> str:
+def io_doc(net: Network, shape: Callable[[tuple, str], str], method: str, sep: str) -> str:
     """The module docstring's inputs and outputs, and what `method` returns in training and evaluation."""
     graph = net.graph
     io = sep.join(
         [
-            *(f"Input {safe_text(k)}: {shape(v)}." for k, v in graph.inputs.items()),
-            *(f"Output {safe_text(k)}: {shape(v)}." for k, v in net.output_shapes.items()),
+            *(f"Input {safe_text(k)}: {shape(v, net.layout(k))}." for k, v in graph.inputs.items()),
+            *(f"Output {safe_text(k)}: {shape(v, net.layout(k))}." for k, v in net.output_shapes.items()),
         ]
     )
     if graph.training_outputs:

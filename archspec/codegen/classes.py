@@ -106,6 +106,8 @@ def _sequential(box: Container) -> bool:
     for unit in box.units:
         if unit.reads != [prev] or unit.training or len(unit.access) != 1:
             return False
+        if isinstance(unit.item, Leaf) and not unit.item.node.op.reads_input:  # a learned tensor is not a layer
+            return False
         prev = unit.value
     return prev == box.outputs[0] and [u.access[0] for u in box.units] == names
 
@@ -441,34 +443,42 @@ def docstring(cls: GenClass, net: Network, backend: Backend) -> str:
     what = f"Block '{safe_text(group.block)}'" if group and group.block else "Group"
     where = f" (first used at {safe_text(group.loc.file)}:{group.loc.line})" if group else ""
     ins = ", ".join(
-        shape_text(cls, [net.shape(d.box.inputs[k]) for d in cls.drafts], net, fmt) for k in range(len(box.inputs))
+        shape_text(cls, [net.shape(d.box.inputs[k]) for d in cls.drafts], net, fmt, net.layout(box.inputs[k]))
+        for k in range(len(box.inputs))
     )
-    out = shape_text(cls, [net.shape(d.box.outputs[0]) for d in cls.drafts], net, fmt)
+    outs = [net.shape(d.box.outputs[0]) for d in cls.drafts]
+    out = shape_text(cls, outs, net, fmt, net.layout(box.outputs[0]))
     paths = [safe_text(d.box.path) for d in cls.drafts]
     used = ", ".join(paths[:4]) + (f" and {len(paths) - 4} more" if len(paths) > 4 else "")
     return f"{what}{where}: {ins} -> {out}.\n\nInstances: {used}."
 
 
-def shape_text(cls: GenClass, shapes: list[tuple], net: Network, fmt) -> str:
+def shape_text(cls: GenClass, shapes: list[tuple], net: Network, fmt, layout: str) -> str:
     """A shape across a class's instances: numbers where they agree, parameter names or the
-    input's H and W where they follow them."""
+    input's H and W where they follow them. `fmt(shape, layout)` lays it out as the framework does."""
     first_inputs = [net.shape(d.box.inputs[0]) if d.box.inputs else () for d in cls.drafts]
     if all(s == shapes[0] for s in shapes):
-        return fmt(shapes[0])
+        return fmt(shapes[0], layout)
+    box = cls.drafts[0].box
+    in_layout = net.layout(box.inputs[0]) if box.inputs else ""
     dims = []
     for k in range(len(shapes[0])):
         column = [s[k] if k < len(s) else None for s in shapes]
-        dims.append(_dim(cls, column, first_inputs, k, len(shapes[0])))
-    return fmt(tuple(dims))
+        # the input axis this one came from: the same letter (a permuted H stays H), else the same place
+        same = in_layout.find(layout[k]) if len(layout) == len(shapes[0]) and "?" not in layout else -1
+        dims.append(_dim(cls, column, first_inputs, same if same >= 0 else k, len(shapes[0]), in_layout))
+    return fmt(tuple(dims), layout)
 
 
-def _dim(cls: GenClass, column, first_inputs, k: int, rank: int):
+def _dim(cls: GenClass, column, first_inputs, k: int, rank: int, in_layout: str = ""):
     if all(v == column[0] for v in column):
         return column[0]
     for p in cls.params:
         if p.values == column:
             return p.name
     labels = ("C", "H", "W") if rank == 3 else tuple(f"D{i}" for i in range(rank))
+    if len(in_layout) == rank and "?" not in in_layout and in_layout != "CHW":
+        labels = tuple(in_layout)
     strides = [p for p in cls.params if all(type(v) is int and v > 0 for v in p.values)]
     for j in sorted(range(rank), key=lambda j: j != k):
         base = [s[j] if len(s) > j else None for s in first_inputs]

@@ -23,7 +23,14 @@ class Emitter(Protocol):
 class OpEmitter:
     module: Callable[[Any, tuple], ast.expr | None]
     call: Callable[[Any, ast.expr | None, list[ast.expr], tuple], ast.expr]
-    helpers: tuple[str, ...] = ()  # names of helper definitions the generated file needs
+    # names of helper definitions the generated file needs, or a function of the op giving them
+    helpers: tuple[str, ...] | Callable[[Any], tuple[str, ...]] = ()
+    # The call takes and returns tensors in the spec's axis order; a backend that stores some
+    # layouts otherwise (Flax: images as NHWC) converts around it.
+    logical: bool = False
+
+    def needs(self, op: Op) -> tuple[str, ...]:
+        return self.helpers(op) if callable(self.helpers) else self.helpers
 
 
 @dataclass
@@ -41,7 +48,7 @@ class Idioms:
     sequential: Callable[[list[ast.expr]], ast.expr]
     plain: Callable[[dict[str, ast.expr]], ast.expr]  # a container without a forward
     item: Callable[[ast.expr, str], ast.expr]  # member of a plain container
-    shape: Callable[[tuple], str]  # a shape as the framework lays it out, for docstrings
+    shape: Callable[[tuple, str], str]  # a shape (and its layout) as the framework stores it, for docstrings
     taken: set[str] = field(default_factory=set)  # names the file imports or defines
     sequential_source: str = ""  # the definition `sequential` needs, where the framework lacks one
 

@@ -100,7 +100,8 @@ def template(source: str, **parts: ast.expr) -> ast.expr:
 
 
 def self_attr(attr: str) -> ast.expr:
-    """`self.conv1`, or `getattr(self, "block1-0")` for a name that is not an identifier."""
+    """`self.conv1`, or `getattr(self, "1")` for a position (keys like `block1-0` are never attributes:
+    structure.py puts them in module dicts)."""
     if attr.isidentifier():
         return ast.Attribute(ast.Name("self", ast.Load()), attr, ast.Load())
     return call("getattr", ast.Name("self", ast.Load()), ast.Constant(attr))
@@ -124,8 +125,41 @@ class _Unparser(ast._Unparser):  # type: ignore[name-defined,misc]
         else:
             super()._write_constant(value)
 
+    def visit_Slice(self, node):
+        """ruff format's slices: a colon is spaced like a binary operator when a bound is more than
+        a name or a number (`x[: self.stop]`), with no space on an omitted side."""
+        bounds = [node.lower, node.upper, *([node.step] if node.step else [])]
+        if all(b is None or _simple(b) for b in bounds):
+            return super().visit_Slice(node)
+        for i, b in enumerate(bounds):
+            if i:
+                self.write((" " if bounds[i - 1] is not None else "") + ":" + (" " if b is not None else ""))
+            if b is not None:
+                self.traverse(b)
+
     def visit_Slot(self, node):  # unresolved slots print as their value (single-instance classes)
         self.traverse(const(node.value))
+
+    def visit__Pair(self, node):
+        self.traverse(node.key)
+        self.write(": ")
+        self.traverse(node.value)
+
+
+def _simple(node: ast.expr) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        node = node.operand
+    return isinstance(node, (ast.Name, ast.Constant, Slot))
+
+
+class _Pair(ast.expr):
+    """One `key: value` of a dict literal, so a long dict splits one item per line."""
+
+    _fields = ("key", "value")
+
+    def __init__(self, key: ast.expr, value: ast.expr) -> None:
+        super().__init__()
+        self.key, self.value = key, value
 
 
 def unparse(node: ast.AST) -> str:
@@ -138,6 +172,8 @@ def _items(node: ast.expr) -> tuple[str, list[ast.AST], str] | None:
         return unparse(node.func) + "(", [*node.args, *node.keywords], ")"
     if isinstance(node, ast.List):
         return "[", list(node.elts), "]"
+    if isinstance(node, ast.Dict) and None not in node.keys:
+        return "{", [_Pair(k, v) for k, v in zip(node.keys, node.values)], "}"
     if isinstance(node, ast.Tuple) and len(node.elts) > 1:
         return "(", list(node.elts), ")"
     if isinstance(node, ast.Starred) and isinstance(node.value, (ast.List, ast.ListComp, ast.Call)):
@@ -155,6 +191,8 @@ def split(node: ast.AST, prefix: str, indent: int, suffix: str = "") -> list[str
         return [flat]
     if isinstance(node, ast.keyword):
         return split(node.value, prefix + (f"{node.arg}=" if node.arg else "**"), indent, suffix)
+    if isinstance(node, _Pair):
+        return split(node.value, prefix + unparse(node.key) + ": ", indent, suffix)
     if isinstance(node, ast.Starred) and not isinstance(node.value, (ast.List, ast.ListComp)):
         return split(node.value, prefix + "*", indent, suffix)
     comp = node.value if isinstance(node, ast.Starred) else node

@@ -184,7 +184,8 @@ def render_class(cls: GenClass, net: Network, backend: Backend, model: Draft, ex
 
 
 def _set(attr: str, value: ast.expr) -> ast.stmt:
-    """`self.attr = value`, or `setattr(self, "block1-0", value)` for a name that is not an identifier."""
+    """`self.attr = value`, or `setattr(self, "1", value)` for a position (keys like `block1-0` are never
+    attributes: structure.py puts them in module dicts)."""
     this = ast.Name("self", ast.Load())
     if attr.isidentifier():
         return ast.Assign([ast.Attribute(this, attr, ast.Store())], value, lineno=0)
@@ -225,5 +226,5 @@ def _comment(cls: GenClass, k: int, net: Network, backend: Backend) -> list[str]
     loc = item.node.loc if hasattr(item, "node") else (item.group.loc if item.group else None)
     where = f" {safe_text(loc.file)}:{loc.line}" if loc is not None else ""
     name = safe_text(".".join(s.unit.access))
-    shape = shape_text(cls, shapes, net, backend.idioms.shape)
+    shape = shape_text(cls, shapes, net, backend.idioms.shape, net.layout(s.unit.value))
     return [f"{name} {shape}{where}", f"{name} {shape}", name]

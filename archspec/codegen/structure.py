@@ -3,8 +3,9 @@
 Node paths are attribute paths, so groups become containers. A container is *callable* (a module
 with its own forward) when only its output leaves it and it runs wholly in training or wholly in
 evaluation; then its children are called in dependency order. A container that cannot be called
-as a unit (a sibling reads one of its inner nodes, or calls would interleave) keeps its attribute
-path as a plain container and its children are called by the nearest callable ancestor.
+as a unit (a sibling reads one of its inner nodes, calls would interleave, or a member's name is a
+key like `block1-0` rather than an attribute name) keeps its path as a plain container (a module
+dict) and its children are called by the nearest callable ancestor.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ..api import Network
 from ..graph import Group, Node
+from ..spec import is_attribute_name
 
 
 @dataclass(eq=False)
@@ -56,7 +58,8 @@ def build_tree(net: Network) -> Container:
     graph = net.graph
     groups = {g.path: g for g in graph.groups}
     root = Container("", "", None)
-    for node in graph.nodes:
+    rank = {p: i for i, p in enumerate(graph.declared)}
+    for node in sorted(graph.nodes, key=lambda n: rank.get(n.path, -1)):
         *parents, leaf = node.path.split(".")
         box, prefix = root, ""
         for part in parents:
@@ -106,7 +109,10 @@ def _mark_callable(net: Network, root: Container) -> None:
         out = box.group.output if box.group is not None else None
         leaving = {p for p in box.leaves if p in graph.outputs or read_by.get(p, set()) - box.leaves}
         mixed = bool(box.leaves & training) and not box.leaves <= training
-        box.callable = out in box.leaves and leaving <= {out} and not mixed
+        # A member named like `block1-0` is no attribute: it lives in a module dict (nn.ModuleDict,
+        # nnx.Dict) under its name, and the nearest callable ancestor calls it by key.
+        keyed = not all(is_attribute_name(name) for name in box.children)
+        box.callable = out in box.leaves and leaving <= {out} and not mixed and not keyed
 
 
 def _units(box: Container, prefix: tuple[str, ...] = ()) -> list[Unit]:

@@ -31,9 +31,20 @@ EMITTERS: dict[str, OpEmitter] = {}
 RNGS = ast.Name("rngs", ast.Load())
 
 
-def axis(a: int, rank: int) -> int:
+def axis(a: int, rank: int, layout: str = "CHW") -> int:
+    """Where axis `a` (PyTorch's numbering, batch 0) of a tensor of `rank` axes is stored:
+    images are NHWC, every other layout is stored as the spec orders it."""
     a = a % rank
-    return _NHWC_AXIS[a] if rank == 4 else a
+    return _NHWC_AXIS[a] if rank == 4 and layout == "CHW" else a
+
+
+def stored(rank: int, layout: str) -> list[int]:
+    """The spec's axes in the order the array stores them."""
+    return [0, 2, 3, 1] if rank == 4 and layout == "CHW" else list(range(rank))
+
+
+def layout_of(shape) -> str:
+    return getattr(shape, "layout", "CHW" if len(shape) == 3 else "")
 
 
 def ch(value: int, hint: str) -> Slot:
@@ -131,8 +142,8 @@ def conv_transpose2d(op, shape):
 def linear(op, shape):
     kwargs = {"use_bias": Slot(op.bias, "use_bias", default=True), "kernel_init": _init(op)}
     if op.bias:
-        kwargs["bias_init"] = _bias_init(op, shape[0])
-    return call("nnx.Linear", ch(shape[0], "in_features"), ch(op.features, "out_features"), **kwargs, rngs=RNGS)
+        kwargs["bias_init"] = _bias_init(op, shape[-1])
+    return call("nnx.Linear", ch(shape[-1], "in_features"), ch(op.features, "out_features"), **kwargs, rngs=RNGS)
 
 
 def batchnorm2d(op, shape):
@@ -198,9 +209,17 @@ def _avgpool(op, a, shape):
 
 
 def _flatten(op, a, shape):
-    if len(shape) == 3:  # PyTorch's order: C, then H, then W
-        return template("{x}.transpose(0, 3, 1, 2).reshape({x}.shape[0], -1)", x=a[0])
-    return template("{x}.reshape({x}.shape[0], -1)", x=a[0])
+    x = a[0]
+    if layout_of(shape) == "CHW" and len(shape) == 3:  # PyTorch's order: C, then H, then W
+        if op.start == 1 and op.end in (-1, 3):
+            return template("{x}.transpose(0, 3, 1, 2).reshape({x}.shape[0], -1)", x=x)
+        x = template("{x}.transpose(0, 3, 1, 2)", x=x)
+    rank = len(shape) + 1
+    start, end = op.start % rank, op.end % rank
+    if start == 1 and end == rank - 1:
+        return template("{x}.reshape({x}.shape[0], -1)", x=x)
+    args = [Slot(start, "start")] if end == rank - 1 else [Slot(start, "start"), Slot(end + 1, "stop")]
+    return call("jax.lax.collapse", x, *args)
 
 
 def _padding(op):
@@ -214,7 +233,10 @@ _functional("tanh", lambda op, a, s: call("jnp.tanh", a[0]))
 _functional("silu", lambda op, a, s: call("nnx.silu", a[0]))
 _functional("identity", lambda op, a, s: a[0])
 _functional("gelu", lambda op, a, s: call("nnx.gelu", a[0], approximate=const(op.approximate == "tanh")))
-_functional("softmax", lambda op, a, s: call("nnx.softmax", a[0], axis=Slot(axis(op.axis, len(s) + 1), "axis")))
+_functional(
+    "softmax",
+    lambda op, a, s: call("nnx.softmax", a[0], axis=Slot(axis(op.axis, len(s) + 1, layout_of(s)), "axis")),
+)
 _functional("maxpool2d", _maxpool, ("max_pool2d",))
 _functional("avgpool2d", _avgpool, ("avg_pool2d",))
 _functional(
@@ -261,5 +283,137 @@ _functional("add", lambda op, a, s: join(ast.Add(), a))
 _functional("multiply", lambda op, a, s: join(ast.Mult(), a))
 _functional(
     "concat",
-    lambda op, a, s: call("jnp.concatenate", ast.List(a, ast.Load()), axis=Slot(axis(op.axis, len(s) + 1), "axis")),
+    lambda op, a, s: call(
+        "jnp.concatenate", ast.List(a, ast.Load()), axis=Slot(axis(op.axis, len(s) + 1, layout_of(s)), "axis")
+    ),
+)
+
+
+# --- any rank ----------------------------------------------------------------------------------
+
+
+def _logical(op_name: str, fn, helpers: tuple[str, ...] = ()):
+    """An expression on tensors in the spec's axis order (the lowering converts images around it)."""
+    EMITTERS[op_name] = OpEmitter(lambda op, s: None, lambda op, m, a, s: fn(op, a, s), helpers, logical=True)
+
+
+def _method(method: str, x: ast.expr, *args: ast.expr) -> ast.expr:
+    return call(ast.Attribute(x, method, ast.Load()), *args)
+
+
+def _reorder(op, a, s):
+    """permute / transpose where they are stored: CHW -> HWC is free for an NHWC image."""
+    rank = len(s) + 1
+    order = [0, *op._order(_operand(s))]
+    src, dst = stored(rank, layout_of(s)), stored(rank, getattr(s, "out_layout", ""))
+    perm = [src.index(order[i]) for i in dst]
+    return a[0] if perm == list(range(rank)) else _method("transpose", a[0], *(Slot(p, "axis") for p in perm))
+
+
+def _operand(s):
+    from archspec.ops import Operand
+
+    return Operand("x", tuple(s), 0, layout_of(s))
+
+
+def _index(x: ast.expr, at: int, item: ast.expr) -> ast.expr:
+    parts = [ast.Slice() for _ in range(at)] + [item]
+    return ast.Subscript(x, ast.Tuple(parts, ast.Load()) if len(parts) > 1 else parts[0], ast.Load())
+
+
+def _slice(op, a, s):
+    rank = len(s) + 1
+    start, stop = op.bounds(s[op.axis % rank - 1])
+    part = ast.Slice(
+        Slot(start, "start") if start else None,
+        Slot(stop, "stop") if op.stop is not None else None,
+        Slot(op.step, "step") if op.step != 1 else None,
+    )
+    return _index(a[0], axis(op.axis, rank, layout_of(s)), part)
+
+
+def _parameter_init(op) -> ast.expr:
+    if op.init == "zeros":
+        return template("ZEROS")
+    if isinstance(op.init, str):  # PyTorch's trunc_normal_ cuts at +-2 absolute: at std 0.02 that is +-100 std
+        return call("normal", Slot(op.std, "std"))
+    return call("constant", Slot(float(op.init), "value"))
+
+
+def _parameter(op, m, a, s):
+    value = template("{p}[...]", p=m) if op.batch else template("{p}[None]", p=m)
+    rank = len(op.shape) + (0 if op.batch else 1)
+    perm = stored(rank, getattr(s, "out_layout", ""))
+    if perm != list(range(rank)):  # an image-shaped tensor (a layer scale (C, 1, 1)) is stored NHWC
+        value = _method("transpose", value, *(Slot(p, "axis") for p in perm))
+    return call("expand_batch", value, template("{x}.shape[0]", x=a[0]))
+
+
+_PARAMETER_INIT_HELPERS = {"zeros": ("ZEROS",), "normal": ("normal",), "trunc_normal": ("normal",)}
+EMITTERS["parameter"] = OpEmitter(
+    lambda op, s: call(
+        "nnx.Param", call(_parameter_init(op), template("rngs.params()"), Slot(tuple(op.shape), "shape"))
+    ),
+    _parameter,
+    lambda op: ("expand_batch", *_PARAMETER_INIT_HELPERS.get(op.init, ())),
+)
+_functional("relu6", lambda op, a, s: call("nnx.relu6", a[0]))
+_functional("hardsigmoid", lambda op, a, s: call("nnx.hard_sigmoid", a[0]))
+_functional("hardswish", lambda op, a, s: call("nnx.hard_swish", a[0]))
+_functional("mish", lambda op, a, s: call("jax.nn.mish", a[0]))
+_functional("permute", _reorder)
+_functional("transpose", _reorder)
+_logical(
+    "reshape",
+    lambda op, a, s: _method("reshape", a[0], const(-1), *(Slot(d, "size") for d in getattr(s, "out", op.shape))),
+)
+_functional("slice", _slice)
+_logical("select", lambda op, a, s: _index(a[0], op.axis % (len(s) + 1), Slot(op.at, "index")))
+_logical(
+    "roll",
+    lambda op, a, s: call("jnp.roll", a[0], Slot(tuple(op.shifts), "shifts"), axis=Slot(tuple(op.axes), "axis")),
+)
+_functional(
+    "channel_shuffle", lambda op, a, s: call("channel_shuffle", a[0], Slot(op.groups, "groups")), ("channel_shuffle",)
+)
+_logical("matmul", lambda op, a, s: ast.BinOp(a[0], ast.MatMult(), a[1]))
+_layer(
+    "layer_norm",
+    lambda op, s: call(
+        "nnx.LayerNorm",
+        ch(op.features(s), "num_features"),
+        epsilon=Slot(op.eps, "epsilon", default=1e-6),  # Flax's default; PyTorch's is 1e-5
+        use_bias=Slot(op.affine, "use_bias", default=True),
+        use_scale=Slot(op.affine, "use_scale", default=True),
+        use_fast_variance=const(False),  # PyTorch's two-pass variance
+        rngs=RNGS,
+    ),
+)
+_layer(
+    "multihead_attention",
+    lambda op, s: call(
+        "MultiheadAttention",
+        ch(s[-1], "embed_dim"),
+        Slot(op.heads, "num_heads"),
+        dropout=Slot(op.dropout, "dropout", default=0.0),
+        bias=Slot(op.bias, "bias", default=True),
+        rngs=RNGS,
+    ),
+    ("MultiheadAttention",),
+)
+_layer(
+    "window_attention",
+    lambda op, s: call(
+        "ShiftedWindowAttention",
+        ch(s[-1], "dim"),
+        Slot(pair(op.window), "window_size"),
+        Slot(pair(op.shift), "shift_size"),
+        Slot(op.heads, "num_heads"),
+        qkv_bias=Slot(op.qkv_bias, "qkv_bias", default=True),
+        proj_bias=Slot(op.proj_bias, "proj_bias", default=True),
+        attention_dropout=Slot(op.attention_dropout, "attention_dropout", default=0.0),
+        dropout=Slot(op.dropout, "dropout", default=0.0),
+        rngs=RNGS,
+    ),
+    ("ShiftedWindowAttention", "normal"),
 )

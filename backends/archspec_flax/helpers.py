@@ -234,6 +234,128 @@ class StochasticDepth(nnx.Module):
 ''',
 }
 
+ATTENTION = {
+    "MultiheadAttention": '''
+
+class MultiheadAttention(nnx.Module):
+    """PyTorch's nn.MultiheadAttention(batch_first=True) as self-attention over (N, T, D): its
+    parameters (in_proj_weight (3D, D) and in_proj_bias, out_proj), initialisation and arithmetic."""
+
+    def __init__(self, embed_dim: int, num_heads: int, *, dropout=0.0, bias=True, rngs: nnx.Rngs) -> None:
+        self.num_heads = num_heads
+        self.in_proj_weight = nnx.Param(XAVIER_UNIFORM(rngs.params(), (3 * embed_dim, embed_dim)))
+        self.in_proj_bias = nnx.Param(ZEROS(rngs.params(), (3 * embed_dim,))) if bias else None
+        self.out_proj = nnx.Linear(
+            embed_dim, embed_dim, use_bias=bias, kernel_init=TORCH_DEFAULT_KERNEL, bias_init=ZEROS, rngs=rngs
+        )
+        self.dropout = nnx.Dropout(dropout, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        n, t, d = x.shape
+        qkv = x @ self.in_proj_weight[...].T
+        if self.in_proj_bias is not None:
+            qkv = qkv + self.in_proj_bias[...]
+        q, k, v = qkv.reshape(n, t, 3, self.num_heads, d // self.num_heads).transpose(2, 0, 3, 1, 4)
+        scores = (q * (d // self.num_heads) ** -0.5) @ k.swapaxes(-1, -2)
+        weights = self.dropout(jax.nn.softmax(scores, axis=-1))
+        return self.out_proj((weights @ v).transpose(0, 2, 1, 3).reshape(n, t, d))
+''',
+    "ShiftedWindowAttention": '''
+
+class Buffer(nnx.Variable):
+    """State that is not trained but is part of the weights (PyTorch's register_buffer)."""
+
+
+class ShiftedWindowAttention(nnx.Module):
+    """Swin's (shifted) window attention on (N, H, W, C), with torchvision's parameters: the map is
+    padded to whole windows and rolled by -shift; each window attends within itself, with a learned
+    relative-position bias, and windows straddling the roll's seam are masked apart."""
+
+    def __init__(
+        self,
+        dim: int,
+        window_size,
+        shift_size,
+        num_heads: int,
+        *,
+        qkv_bias=True,
+        proj_bias=True,
+        attention_dropout=0.0,
+        dropout=0.0,
+        rngs: nnx.Rngs,
+    ) -> None:
+        self.window_size, self.shift_size, self.num_heads = tuple(window_size), tuple(shift_size), num_heads
+        inits = {"kernel_init": TORCH_DEFAULT_KERNEL, "bias_init": torch_default_bias(dim), "rngs": rngs}
+        self.qkv = nnx.Linear(dim, dim * 3, use_bias=qkv_bias, **inits)
+        self.proj = nnx.Linear(dim, dim, use_bias=proj_bias, **inits)
+        wh, ww = window_size
+        table = ((2 * wh - 1) * (2 * ww - 1), num_heads)
+        self.relative_position_bias_table = nnx.Param(normal(0.02)(rngs.params(), table))
+        coords = np.stack(np.meshgrid(np.arange(wh), np.arange(ww), indexing="ij")).reshape(2, -1)
+        relative = (coords[:, :, None] - coords[:, None, :]).transpose(1, 2, 0)
+        index = (relative[:, :, 0] + wh - 1) * (2 * ww - 1) + relative[:, :, 1] + ww - 1
+        self.relative_position_index = Buffer(jax.device_put(index.reshape(-1).astype(np.int32)))
+        self.attention_dropout = nnx.Dropout(attention_dropout, rngs=rngs)
+        self.dropout = nnx.Dropout(dropout, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        n, h, w, c = x.shape
+        (wh, ww), heads, tokens = self.window_size, self.num_heads, self.window_size[0] * self.window_size[1]
+        x = jnp.pad(x, ((0, 0), (0, (wh - h % wh) % wh), (0, (ww - w % ww) % ww), (0, 0)))
+        ph, pw = x.shape[1:3]
+        shift = (0 if wh >= ph else self.shift_size[0], 0 if ww >= pw else self.shift_size[1])
+        if sum(shift) > 0:
+            x = jnp.roll(x, (-shift[0], -shift[1]), axis=(1, 2))
+        windows = (ph // wh) * (pw // ww)
+        x = x.reshape(n, ph // wh, wh, pw // ww, ww, c).transpose(0, 1, 3, 2, 4, 5).reshape(n * windows, tokens, c)
+        q, k, v = self.qkv(x).reshape(n * windows, tokens, 3, heads, c // heads).transpose(2, 0, 3, 1, 4)
+        attn = (q * (c // heads) ** -0.5) @ k.swapaxes(-1, -2)
+        bias = self.relative_position_bias_table[...][self.relative_position_index[...]].reshape(tokens, tokens, -1)
+        attn = attn + bias.transpose(2, 0, 1)[None]
+        if sum(shift) > 0:
+            attn = attn.reshape(n, windows, heads, tokens, tokens) + self._mask(ph, pw, shift)[:, None]
+            attn = attn.reshape(-1, heads, tokens, tokens)
+        attn = self.attention_dropout(jax.nn.softmax(attn, axis=-1))
+        x = self.dropout(self.proj((attn @ v).swapaxes(1, 2).reshape(n * windows, tokens, c)))
+        x = x.reshape(n, ph // wh, pw // ww, wh, ww, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, ph, pw, c)
+        if sum(shift) > 0:
+            x = jnp.roll(x, shift, axis=(1, 2))
+        return x[:, :h, :w, :]
+
+    def _mask(self, ph: int, pw: int, shift) -> np.ndarray:
+        """-100 between tokens of a window that came from different regions before the roll."""
+        (wh, ww), tokens = self.window_size, self.window_size[0] * self.window_size[1]
+        region = np.zeros((ph, pw), np.float32)
+        count = 0
+        for rows in (slice(0, -wh), slice(-wh, -shift[0] or None), slice(-shift[0] or None, None)):
+            for cols in (slice(0, -ww), slice(-ww, -shift[1] or None), slice(-shift[1] or None, None)):
+                region[rows, cols] = count
+                count += 1
+        region = region.reshape(ph // wh, wh, pw // ww, ww).transpose(0, 2, 1, 3).reshape(-1, tokens)
+        return np.where(region[:, None, :] != region[:, :, None], np.float32(-100.0), np.float32(0.0))
+''',
+    "channel_shuffle": '''
+
+def channel_shuffle(x: jax.Array, groups: int) -> jax.Array:
+    """ShuffleNet's channel shuffle on NHWC: channel g * (C / groups) + i moves to i * groups + g."""
+    n, h, w, c = x.shape
+    return x.reshape(n, h, w, groups, c // groups).swapaxes(3, 4).reshape(n, h, w, c)
+''',
+    "expand_batch": '''
+
+def expand_batch(value: jax.Array, size: int) -> jax.Array:
+    """A learned tensor with a leading axis of 1, repeated `size` times along it (PyTorch's expand)."""
+    return jnp.broadcast_to(value, (size, *value.shape[1:]))
+''',
+    "normal": '''
+
+def normal(std: float):
+    """An initializer drawing from a normal distribution with mean 0 and standard deviation `std`."""
+    return random_init(jax.random.normal, lambda shape: std)
+''',
+}
+HELPERS.update(ATTENTION)
+
 SEQUENTIAL = '''
 
 class Sequential(nnx.List):

@@ -8,11 +8,12 @@ the spec's node paths, so weights transfer by path.
 from __future__ import annotations
 
 import ast
+import re
 
 from archspec import __version__, plugins
 from archspec.api import Network
 from archspec.codegen import Idioms, generate, io_doc, safe_text
-from archspec.codegen.pysrc import call
+from archspec.codegen.pysrc import call, template
 from archspec.graph import Node
 
 from .emit import EMITTERS, INITS
@@ -29,8 +30,17 @@ Layout is NHWC. {io}
 WEIGHTED = ("conv2d", "conv_transpose2d", "linear")
 
 
-def nhwc(shape: tuple) -> str:
-    dims = (shape[1], shape[2], shape[0]) if len(shape) == 3 else shape
+class Laid(tuple):
+    """An op's first input shape (the spec's order, no batch) with the layouts emitters need:
+    `layout` of that input, and the output's shape `out` and `out_layout`."""
+
+    layout: str = ""
+    out: tuple = ()
+    out_layout: str = ""
+
+
+def nhwc(shape: tuple, layout: str = "CHW") -> str:
+    dims = (shape[1], shape[2], shape[0]) if len(shape) == 3 and layout == "CHW" else shape
     return "(" + ", ".join(["N", *map(str, dims)]) + ")"
 
 
@@ -55,14 +65,28 @@ class FlaxLowering:
             sequential_source=SEQUENTIAL,
         )
 
-    def _in_shape(self, node: Node) -> tuple:
-        return self.net.shape(node.inputs[0]) if node.inputs else ()
+    def _in_shape(self, node: Node) -> Laid:
+        net = self.net
+        first = node.inputs[0] if node.inputs else None
+        shape = Laid(net.shape(first) if first else ())
+        shape.layout = net.layout(first) if first else ""
+        shape.out, shape.out_layout = net.shape(node.path), net.layout(node.path)
+        return shape
 
     def module(self, node: Node) -> ast.expr | None:
         return self.emitters[node.op.name].module(node.op, self._in_shape(node))
 
     def call(self, node: Node, module: ast.expr | None, args: list[ast.expr]) -> ast.expr:
-        return self.emitters[node.op.name].call(node.op, module, args, self._in_shape(node))
+        emitter, shape = self.emitters[node.op.name], self._in_shape(node)
+        if not emitter.logical:
+            return emitter.call(node.op, module, args, shape)
+        # the op is written for the spec's axis order: images go NCHW for it and come back NHWC
+        images = [self.net.layout(p) == "CHW" and len(self.net.shape(p)) == 3 for p in node.inputs]
+        args = [template("{x}.transpose(0, 3, 1, 2)", x=a) if image else a for a, image in zip(args, images)]
+        value = emitter.call(node.op, module, args, shape)
+        if shape.out_layout == "CHW" and len(shape.out) == 3:
+            value = template("{y}.transpose(0, 2, 3, 1)", y=value)
+        return value
 
     def augmented(self, node: Node) -> bool:
         return False
@@ -72,20 +96,21 @@ def emit(net: Network) -> str:
     graph = net.graph
     emitters = plugins.emitters_for("flax", EMITTERS, net)
     helpers: list[str] = []
+    used = {h for n in graph.nodes for h in emitters[n.op.name].needs(n.op)}
     inits = {INITS[n.op.init] for n in graph.nodes if n.op.name in WEIGHTED}
     if any(n.op.name in WEIGHTED and n.op.bias and n.op.bias_init == "zeros" for n in graph.nodes):
         inits.add("ZEROS")
+    inits |= {c for c in INIT_CONSTANTS if c in used or any(_uses_name(HELPERS[h], c) for h in used if h in HELPERS)}
     constants = [INIT_CONSTANTS[c] for c in INIT_CONSTANTS if c in inits]
-    if any(n.op.name in WEIGHTED for n in graph.nodes):
+    if inits or any(n.op.name in WEIGHTED or n.op.name == "parameter" for n in graph.nodes):
         helpers.append(RANDOM_INIT)
     if constants:
         helpers.append("\n\n\n" + "\n".join(constants))
     if any(
         n.op.name in WEIGHTED and n.op.bias and n.op.bias_init == "default" and n.op.init != "zeros"
         for n in graph.nodes
-    ):
+    ) or any(_uses_name(HELPERS[h], "torch_default_bias") for h in used if h in HELPERS):
         helpers.append(TORCH_DEFAULT_BIAS)
-    used = {h for n in graph.nodes for h in emitters[n.op.name].helpers}
     helpers += [HELPERS[h] for h in HELPERS if h in used]
     stdlib = "import math\n\n" if any(_uses(h, "math") for h in helpers) else ""
     numpy = "import numpy as np\n" if any(_uses(h, "np") for h in helpers) else ""
@@ -103,3 +128,7 @@ def emit(net: Network) -> str:
 
 def _uses(source: str, module: str) -> bool:
     return f"{module}." in source
+
+
+def _uses_name(source: str, name: str) -> bool:
+    return re.search(rf"\b{name}\b", source) is not None

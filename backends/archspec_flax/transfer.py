@@ -23,8 +23,15 @@ def _variables(module):
     from flax import nnx
 
     for path, value in nnx.iter_graph(module):
-        if isinstance(value, nnx.Variable) and path and path[-1] in _LEAF:
+        # learned tensors of their own (a class token, attention's in_proj_weight) keep their names
+        if isinstance(value, nnx.Variable) and path and (path[-1] in _LEAF or _own(value)):
             yield path, value
+
+
+def _own(value) -> bool:
+    from flax import nnx
+
+    return isinstance(value, nnx.Param) or type(value).__name__ == "Buffer"  # the generated files' buffers
 
 
 def _entries(module):
@@ -44,7 +51,7 @@ def _entries(module):
 
 
 def _key(path) -> str:
-    return ".".join(str(p) for p in (*path[:-1], _LEAF[path[-1]]))
+    return ".".join(str(p) for p in (*path[:-1], _LEAF.get(path[-1], path[-1])))
 
 
 # kernel rank -> the axes of a Flax kernel in canonical order: (kH, kW, I, O) -> (O, I, kH, kW), (in, out) -> (out, in)

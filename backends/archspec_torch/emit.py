@@ -106,7 +106,7 @@ _simple(
 _simple(
     "linear",
     lambda op, s: call(
-        "nn.Linear", ch(s[0], "in_features"), ch(op.features, "out_features"), bias=opt(op.bias, "bias", True)
+        "nn.Linear", ch(s[-1], "in_features"), ch(op.features, "out_features"), bias=opt(op.bias, "bias", True)
     ),
 )
 _simple("maxpool2d", lambda op, s: _pool("nn.MaxPool2d", op, dilation=opt(size(op.dilation), "dilation", 1)))
@@ -120,6 +120,10 @@ _simple("sigmoid", lambda op, s: call("nn.Sigmoid"))
 _simple("tanh", lambda op, s: call("nn.Tanh"))
 _simple("silu", lambda op, s: call("nn.SiLU"))
 _simple("identity", lambda op, s: call("nn.Identity"))
+_simple("relu6", lambda op, s: call("nn.ReLU6"))
+_simple("hardsigmoid", lambda op, s: call("nn.Hardsigmoid"))
+_simple("hardswish", lambda op, s: call("nn.Hardswish"))
+_simple("mish", lambda op, s: call("nn.Mish"))
 _simple(
     "gelu", lambda op, s: call("nn.GELU", approximate=const("tanh")) if op.approximate == "tanh" else call("nn.GELU")
 )
@@ -160,7 +164,49 @@ def _functional(op_name: str, fn, helpers: tuple[str, ...] = ()):
     EMITTERS[op_name] = OpEmitter(lambda op, s: None, lambda op, m, a, s: fn(op, a, s), helpers)
 
 
-_functional("flatten", lambda op, a, s: call("torch.flatten", a[0], const(1)))
+def _flatten(op, a, s):
+    if op.end == -1 or op.end == len(s):
+        return call("torch.flatten", a[0], Slot(op.start, "start_dim"))
+    return call("torch.flatten", a[0], Slot(op.start, "start_dim"), Slot(op.end, "end_dim"))
+
+
+def _method(method: str, x: ast.expr, *args: ast.expr, **kwargs: ast.expr) -> ast.expr:
+    return call(ast.Attribute(x, method, ast.Load()), *args, **kwargs)
+
+
+def _index(x: ast.expr, axis: int, rank: int, item: ast.expr) -> ast.expr:
+    """x[:, :, item] with `item` on `axis` (batch 0), as a person writes it."""
+    axis = axis % rank
+    parts = [ast.Slice() for _ in range(axis)] + [item]
+    return ast.Subscript(x, ast.Tuple(parts, ast.Load()) if len(parts) > 1 else parts[0], ast.Load())
+
+
+def _slice(op, a, s):
+    start, stop = op.bounds(s[op.axis % (len(s) + 1) - 1])
+    part = ast.Slice(
+        Slot(start, "start") if start else None,
+        Slot(stop, "stop") if op.stop is not None else None,
+        Slot(op.step, "step") if op.step != 1 else None,
+    )
+    return _index(a[0], op.axis, len(s) + 1, part)
+
+
+def _parameter(op, a, s):
+    size = ast.Subscript(ast.Attribute(a[0], "shape", ast.Load()), ast.Constant(0), ast.Load())
+    rest = [const(-1)] * (len(op.shape) - 1 if op.batch else len(op.shape))
+    return _method("expand", a[1], size, *rest)
+
+
+def _parameter_init(op) -> ast.expr:
+    shape = [Slot(d, "size") for d in op.shape]
+    if op.init == "zeros":
+        return call("torch.zeros", *shape)
+    if isinstance(op.init, str):  # normal / trunc_normal
+        return _method("normal_", call("torch.empty", *shape), std=Slot(op.std, "std"))
+    return ast.BinOp(call("torch.ones", *shape), ast.Mult(), Slot(float(op.init), "value"))
+
+
+_functional("flatten", _flatten)
 _functional(
     "global_avgpool2d",
     lambda op, a, s: template("{x}.mean((2, 3), keepdim=True)" if op.keepdims else "{x}.mean((2, 3))", x=a[0]),
@@ -184,9 +230,150 @@ _functional(
 )
 _functional("center_crop", lambda op, a, s: call("center_crop", a[0], a[1]), ("center_crop",))
 _functional("scale", lambda op, a, s: scale(op, a[0]))
+_functional("permute", lambda op, a, s: _method("permute", a[0], *(Slot(d, "dim") for d in op.dims)))
+_functional("transpose", lambda op, a, s: _method("transpose", a[0], *(Slot(d, "dim") for d in op.axes)))
+_functional(
+    "reshape",
+    lambda op, a, s: _method(
+        "reshape",
+        a[0],
+        ast.Subscript(ast.Attribute(a[0], "shape", ast.Load()), ast.Constant(0), ast.Load()),
+        *(Slot(d, "size") for d in op.shape),
+    ),
+)
+_functional("slice", _slice)
+_functional("select", lambda op, a, s: _index(a[0], op.axis, len(s) + 1, Slot(op.at, "index")))
+_functional(
+    "roll",
+    lambda op, a, s: call("torch.roll", a[0], Slot(tuple(op.shifts), "shifts"), Slot(tuple(op.axes), "dims")),
+)
+_simple("channel_shuffle", lambda op, s: call("nn.ChannelShuffle", Slot(op.groups, "groups")))
+_functional("matmul", lambda op, a, s: ast.BinOp(a[0], ast.MatMult(), a[1]))
+EMITTERS["parameter"] = OpEmitter(
+    lambda op, s: call("nn.Parameter", _parameter_init(op)),
+    lambda op, m, a, s: _parameter(op, [a[0], m], s),
+)
+_simple(
+    "layer_norm",
+    lambda op, s: call(
+        "LayerNorm2d" if op.channels_first else "nn.LayerNorm",
+        ch(op.features(s), "normalized_shape"),
+        eps=opt(op.eps, "eps", 1e-5),
+        elementwise_affine=opt(op.affine, "elementwise_affine", True),
+    ),
+)
+EMITTERS["layer_norm"] = OpEmitter(
+    EMITTERS["layer_norm"].module, EMITTERS["layer_norm"].call, lambda op: ("LayerNorm2d",) if op.channels_first else ()
+)
+EMITTERS["multihead_attention"] = OpEmitter(
+    lambda op, s: call(
+        "nn.MultiheadAttention",
+        ch(s[-1], "embed_dim"),
+        Slot(op.heads, "num_heads"),
+        dropout=opt(op.dropout, "dropout", 0.0),
+        bias=opt(op.bias, "bias", True),
+        batch_first=const(True),
+    ),
+    lambda op, m, a, s: ast.Subscript(
+        call(m, a[0], a[0], a[0], need_weights=const(False)), ast.Constant(0), ast.Load()
+    ),
+)
+
+EMITTERS["window_attention"] = OpEmitter(
+    lambda op, s: call(
+        "ShiftedWindowAttention",
+        ch(s[-1], "dim"),
+        Slot(pair(op.window), "window_size"),
+        Slot(pair(op.shift), "shift_size"),
+        Slot(op.heads, "num_heads"),
+        qkv_bias=opt(op.qkv_bias, "qkv_bias", True),
+        proj_bias=opt(op.proj_bias, "proj_bias", True),
+        attention_dropout=opt(op.attention_dropout, "attention_dropout", 0.0),
+        dropout=opt(op.dropout, "dropout", 0.0),
+    ),
+    lambda op, m, a, s: _module_call(m, a),
+    ("ShiftedWindowAttention",),
+)
 
 # Helpers emitted into the generated file only when an op needs them.
 HELPERS = {
+    "ShiftedWindowAttention": '''
+class ShiftedWindowAttention(nn.Module):
+    """Swin's (shifted) window attention on (N, H, W, C), with torchvision's parameters: the map is
+    padded to whole windows and rolled by -shift; each window attends within itself, with a learned
+    relative-position bias, and windows straddling the roll's seam are masked apart."""
+
+    def __init__(
+        self,
+        dim: int,
+        window_size: tuple[int, int],
+        shift_size: tuple[int, int],
+        num_heads: int,
+        qkv_bias: bool = True,
+        proj_bias: bool = True,
+        attention_dropout: float = 0.0,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.window_size, self.shift_size, self.num_heads = window_size, shift_size, num_heads
+        self.attention_dropout, self.dropout = attention_dropout, dropout
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim, bias=proj_bias)
+        wh, ww = window_size
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * wh - 1) * (2 * ww - 1), num_heads))
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        coords = torch.stack(torch.meshgrid(torch.arange(wh), torch.arange(ww), indexing="ij")).flatten(1)
+        relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)
+        index = (relative[:, :, 0] + wh - 1) * (2 * ww - 1) + relative[:, :, 1] + ww - 1
+        self.register_buffer("relative_position_index", index.flatten())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, h, w, c = x.shape
+        (wh, ww), heads, tokens = self.window_size, self.num_heads, self.window_size[0] * self.window_size[1]
+        x = nn.functional.pad(x, (0, 0, 0, (ww - w % ww) % ww, 0, (wh - h % wh) % wh))
+        ph, pw = x.shape[1:3]
+        shift = [0 if wh >= ph else self.shift_size[0], 0 if ww >= pw else self.shift_size[1]]
+        if sum(shift) > 0:
+            x = torch.roll(x, shifts=(-shift[0], -shift[1]), dims=(1, 2))
+        windows = (ph // wh) * (pw // ww)
+        x = x.view(n, ph // wh, wh, pw // ww, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(n * windows, tokens, c)
+        q, k, v = self.qkv(x).reshape(n * windows, tokens, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
+        attn = (q * (c // heads) ** -0.5).matmul(k.transpose(-2, -1))
+        bias = self.relative_position_bias_table[self.relative_position_index].view(tokens, tokens, -1)
+        attn = attn + bias.permute(2, 0, 1).unsqueeze(0)
+        if sum(shift) > 0:
+            attn = attn.view(n, windows, heads, tokens, tokens) + self._mask(ph, pw, shift, x).unsqueeze(1)
+            attn = attn.view(-1, heads, tokens, tokens)
+        attn = nn.functional.dropout(attn.softmax(dim=-1), p=self.attention_dropout, training=self.training)
+        x = self.proj(attn.matmul(v).transpose(1, 2).reshape(n * windows, tokens, c))
+        x = nn.functional.dropout(x, p=self.dropout, training=self.training)
+        x = x.view(n, ph // wh, pw // ww, wh, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(n, ph, pw, c)
+        if sum(shift) > 0:
+            x = torch.roll(x, shifts=(shift[0], shift[1]), dims=(1, 2))
+        return x[:, :h, :w, :].contiguous()
+
+    def _mask(self, ph: int, pw: int, shift: list[int], like: torch.Tensor) -> torch.Tensor:
+        """-100 between tokens of a window that came from different regions before the roll."""
+        (wh, ww), tokens = self.window_size, self.window_size[0] * self.window_size[1]
+        region = like.new_zeros((ph, pw))
+        count = 0
+        for rows in ((0, -wh), (-wh, -shift[0]), (-shift[0], None)):
+            for cols in ((0, -ww), (-ww, -shift[1]), (-shift[1], None)):
+                region[rows[0] : rows[1], cols[0] : cols[1]] = count
+                count += 1
+        region = region.view(ph // wh, wh, pw // ww, ww).permute(0, 2, 1, 3).reshape(-1, tokens)
+        mask = region.unsqueeze(1) - region.unsqueeze(2)
+        return mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0)
+''',
+    "LayerNorm2d": '''
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of an (N, C, H, W) map, as torchvision's ConvNeXt applies it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+''',
     "center_crop": '''
 def center_crop(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """Crops x's height and width, centred, to like's; an odd excess is left at the bottom/right."""

@@ -31,7 +31,7 @@ TORCH_CLASS = {"conv2d": "nn.Conv2d", "conv_transpose2d": "nn.ConvTranspose2d", 
 _OVERWRITABLE = {"conv2d", "batchnorm2d", "linear", "add", "concat"}
 
 
-def fmt(shape: tuple) -> str:
+def fmt(shape: tuple, layout: str = "") -> str:
     return "(" + ", ".join(["N", *map(str, shape)]) + ")"
 
 
@@ -203,7 +203,7 @@ def emit(net: Network) -> str:
         macs=net.total_macs,
         skip_note=skip_note,
     )
-    used = {h for n in graph.nodes for h in emitters[n.op.name].helpers}
+    used = {h for n in graph.nodes for h in emitters[n.op.name].needs(n.op)}
     helpers = [HELPERS[h] for h in HELPERS if h in used]
     init = _init_lines(net)
     model_init, methods = [], []
