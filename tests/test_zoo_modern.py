@@ -130,15 +130,9 @@ PARITY = [
 def test_torch_to_flax_agree(name, overrides):
     pytest.importorskip("torch")
     pytest.importorskip("flax.nnx")
-    from test_flax_backend import assert_close, inputs_for, randomise_bn, run_flax, run_torch
+    from test_flax_backend import assert_torch_to_flax_agree
 
-    net = load(name, **overrides)
-    xs = inputs_for(net)
-    t = archspec.build(net, backend="torch", seed=0).eval()
-    randomise_bn(t)
-    f = archspec.transfer(t, archspec.build(net, backend="flax", seed=1))
-    f.eval()
-    assert_close(run_torch(t, xs), run_flax(f, xs), rel=1e-5)
+    assert_torch_to_flax_agree(load(name, **overrides), rel=1e-5)
 
 
 # torchvision 0.29.1's weights metadata: num_params and _ops (GMACs) of the family's other sizes

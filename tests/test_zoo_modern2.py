@@ -128,12 +128,6 @@ def randomise(model):
 def test_torch_to_flax_agree(name, overrides):
     pytest.importorskip("torch")
     pytest.importorskip("flax.nnx")
-    from test_flax_backend import assert_close, inputs_for, run_flax, run_torch
+    from test_flax_backend import assert_torch_to_flax_agree
 
-    net = load(name, **overrides)
-    xs = inputs_for(net)
-    t = archspec.build(net, backend="torch", seed=0).eval()
-    randomise(t)
-    f = archspec.transfer(t, archspec.build(net, backend="flax", seed=1))
-    f.eval()
-    assert_close(run_torch(t, xs), run_flax(f, xs), rel=1e-5)
+    assert_torch_to_flax_agree(load(name, **overrides), randomise, rel=1e-5)

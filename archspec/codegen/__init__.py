@@ -17,7 +17,7 @@ from ..api import Network
 from .classes import classes
 from .lowering import Backend, Idioms, OpEmitter
 from .naming import Namespace, class_name, safe_text
-from .pysrc import CodegenError, Slot, call, const, join, name, template
+from .pysrc import CodegenError, Slot, call, const, index, join, method, name, template
 from .render import render_class
 from .structure import build_tree
 
@@ -34,11 +34,14 @@ __all__ = [
     "fingerprint",
     "generate",
     "instantiate",
+    "index",
     "io_doc",
     "join",
+    "method",
     "name",
     "safe_text",
     "scale",
+    "slice_part",
     "template",
 ]
 
@@ -70,6 +73,16 @@ def scale(op, x: ast.expr) -> ast.expr:
         return ast.BinOp(o, ast.Sub(), x)
     term = x if op.factor == 1 else ast.UnaryOp(ast.USub(), x) if op.factor == -1 else ast.BinOp(f, ast.Mult(), x)
     return term if op.offset == 0 else ast.BinOp(term, ast.Add(), o)
+
+
+def slice_part(op, size: int) -> ast.Slice:
+    """A `slice` op's `start:stop:step` over an axis of `size`, leaving out what Python defaults."""
+    start, stop = op.bounds(size)
+    return ast.Slice(
+        Slot(start, "start") if start else None,
+        Slot(stop, "stop") if op.stop is not None else None,
+        Slot(op.step, "step") if op.step != 1 else None,
+    )
 
 
 def io_doc(net: Network, shape: Callable[[tuple, str], str], method: str, sep: str) -> str:

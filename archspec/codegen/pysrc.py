@@ -75,6 +75,17 @@ def call(func: str | ast.expr, *args: ast.expr, **kwargs: ast.expr) -> ast.Call:
     return ast.Call(func, list(args), [ast.keyword(k, v) for k, v in kwargs.items()])
 
 
+def method(name_: str, obj: ast.expr, *args: ast.expr, **kwargs: ast.expr) -> ast.Call:
+    """`obj.name_(*args, **kwargs)` as syntax: `x.permute(0, 2, 3, 1)`."""
+    return call(ast.Attribute(obj, name_, ast.Load()), *args, **kwargs)
+
+
+def index(x: ast.expr, axis: int, item: ast.expr) -> ast.expr:
+    """`x[:, :, item]`, with `item` on `axis` (0 is the batch), as a person writes it."""
+    parts = [ast.Slice() for _ in range(axis)] + [item]
+    return ast.Subscript(x, ast.Tuple(parts, ast.Load()) if len(parts) > 1 else parts[0], ast.Load())
+
+
 def join(op: ast.operator, args: list[ast.expr]) -> ast.expr:
     """`a + b + c` (left to right, as Python evaluates it) for op `ast.Add()`."""
     out = args[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 
-from archspec.codegen import OpEmitter, Slot, call, const, join, scale, template
+from archspec.codegen import OpEmitter, Slot, call, const, index, join, method, scale, slice_part, template
 from archspec.codegen.pysrc import NO_DEFAULT
 from archspec.ops import pair, window_out
 
@@ -297,17 +297,13 @@ def _logical(op_name: str, fn, helpers: tuple[str, ...] = ()):
     EMITTERS[op_name] = OpEmitter(lambda op, s: None, lambda op, m, a, s: fn(op, a, s), helpers, logical=True)
 
 
-def _method(method: str, x: ast.expr, *args: ast.expr) -> ast.expr:
-    return call(ast.Attribute(x, method, ast.Load()), *args)
-
-
 def _reorder(op, a, s):
     """permute / transpose where they are stored: CHW -> HWC is free for an NHWC image."""
     rank = len(s) + 1
     order = [0, *op._order(_operand(s))]
     src, dst = stored(rank, layout_of(s)), stored(rank, getattr(s, "out_layout", ""))
     perm = [src.index(order[i]) for i in dst]
-    return a[0] if perm == list(range(rank)) else _method("transpose", a[0], *(Slot(p, "axis") for p in perm))
+    return a[0] if perm == list(range(rank)) else method("transpose", a[0], *(Slot(p, "axis") for p in perm))
 
 
 def _operand(s):
@@ -316,20 +312,9 @@ def _operand(s):
     return Operand("x", tuple(s), 0, layout_of(s))
 
 
-def _index(x: ast.expr, at: int, item: ast.expr) -> ast.expr:
-    parts = [ast.Slice() for _ in range(at)] + [item]
-    return ast.Subscript(x, ast.Tuple(parts, ast.Load()) if len(parts) > 1 else parts[0], ast.Load())
-
-
 def _slice(op, a, s):
     rank = len(s) + 1
-    start, stop = op.bounds(s[op.axis % rank - 1])
-    part = ast.Slice(
-        Slot(start, "start") if start else None,
-        Slot(stop, "stop") if op.stop is not None else None,
-        Slot(op.step, "step") if op.step != 1 else None,
-    )
-    return _index(a[0], axis(op.axis, rank, layout_of(s)), part)
+    return index(a[0], axis(op.axis, rank, layout_of(s)), slice_part(op, s[op.axis % rank - 1]))
 
 
 def _parameter_init(op) -> ast.expr:
@@ -345,7 +330,7 @@ def _parameter(op, m, a, s):
     rank = len(op.shape) + (0 if op.batch else 1)
     perm = stored(rank, getattr(s, "out_layout", ""))
     if perm != list(range(rank)):  # an image-shaped tensor (a layer scale (C, 1, 1)) is stored NHWC
-        value = _method("transpose", value, *(Slot(p, "axis") for p in perm))
+        value = method("transpose", value, *(Slot(p, "axis") for p in perm))
     return call("expand_batch", value, template("{x}.shape[0]", x=a[0]))
 
 
@@ -365,10 +350,10 @@ _functional("permute", _reorder)
 _functional("transpose", _reorder)
 _logical(
     "reshape",
-    lambda op, a, s: _method("reshape", a[0], const(-1), *(Slot(d, "size") for d in getattr(s, "out", op.shape))),
+    lambda op, a, s: method("reshape", a[0], const(-1), *(Slot(d, "size") for d in getattr(s, "out", op.shape))),
 )
 _functional("slice", _slice)
-_logical("select", lambda op, a, s: _index(a[0], op.axis % (len(s) + 1), Slot(op.at, "index")))
+_logical("select", lambda op, a, s: index(a[0], op.axis % (len(s) + 1), Slot(op.at, "index")))
 _logical(
     "roll",
     lambda op, a, s: call("jnp.roll", a[0], Slot(tuple(op.shifts), "shifts"), axis=Slot(tuple(op.axes), "axis")),

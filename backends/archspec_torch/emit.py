@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 
-from archspec.codegen import OpEmitter, Slot, call, const, join, scale, template
+from archspec.codegen import OpEmitter, Slot, call, const, index, join, method, scale, slice_part, template
 from archspec.ops import pair
 
 EMITTERS: dict[str, OpEmitter] = {}
@@ -170,31 +170,15 @@ def _flatten(op, a, s):
     return call("torch.flatten", a[0], Slot(op.start, "start_dim"), Slot(op.end, "end_dim"))
 
 
-def _method(method: str, x: ast.expr, *args: ast.expr, **kwargs: ast.expr) -> ast.expr:
-    return call(ast.Attribute(x, method, ast.Load()), *args, **kwargs)
-
-
-def _index(x: ast.expr, axis: int, rank: int, item: ast.expr) -> ast.expr:
-    """x[:, :, item] with `item` on `axis` (batch 0), as a person writes it."""
-    axis = axis % rank
-    parts = [ast.Slice() for _ in range(axis)] + [item]
-    return ast.Subscript(x, ast.Tuple(parts, ast.Load()) if len(parts) > 1 else parts[0], ast.Load())
-
-
 def _slice(op, a, s):
-    start, stop = op.bounds(s[op.axis % (len(s) + 1) - 1])
-    part = ast.Slice(
-        Slot(start, "start") if start else None,
-        Slot(stop, "stop") if op.stop is not None else None,
-        Slot(op.step, "step") if op.step != 1 else None,
-    )
-    return _index(a[0], op.axis, len(s) + 1, part)
+    axis = op.axis % (len(s) + 1)
+    return index(a[0], axis, slice_part(op, s[axis - 1]))
 
 
-def _parameter(op, a, s):
-    size = ast.Subscript(ast.Attribute(a[0], "shape", ast.Load()), ast.Constant(0), ast.Load())
+def _parameter(op, m, a, s):
+    """The learned tensor expanded over its input's batch: `self.class_token.expand(x.shape[0], -1, -1)`."""
     rest = [const(-1)] * (len(op.shape) - 1 if op.batch else len(op.shape))
-    return _method("expand", a[1], size, *rest)
+    return method("expand", m, template("{x}.shape[0]", x=a[0]), *rest)
 
 
 def _parameter_init(op) -> ast.expr:
@@ -202,7 +186,7 @@ def _parameter_init(op) -> ast.expr:
     if op.init == "zeros":
         return call("torch.zeros", *shape)
     if isinstance(op.init, str):  # normal / trunc_normal
-        return _method("normal_", call("torch.empty", *shape), std=Slot(op.std, "std"))
+        return method("normal_", call("torch.empty", *shape), std=Slot(op.std, "std"))
     return ast.BinOp(call("torch.ones", *shape), ast.Mult(), Slot(float(op.init), "value"))
 
 
@@ -230,19 +214,19 @@ _functional(
 )
 _functional("center_crop", lambda op, a, s: call("center_crop", a[0], a[1]), ("center_crop",))
 _functional("scale", lambda op, a, s: scale(op, a[0]))
-_functional("permute", lambda op, a, s: _method("permute", a[0], *(Slot(d, "dim") for d in op.dims)))
-_functional("transpose", lambda op, a, s: _method("transpose", a[0], *(Slot(d, "dim") for d in op.axes)))
+_functional("permute", lambda op, a, s: method("permute", a[0], *(Slot(d, "dim") for d in op.dims)))
+_functional("transpose", lambda op, a, s: method("transpose", a[0], *(Slot(d, "dim") for d in op.axes)))
 _functional(
     "reshape",
-    lambda op, a, s: _method(
+    lambda op, a, s: method(
         "reshape",
         a[0],
-        ast.Subscript(ast.Attribute(a[0], "shape", ast.Load()), ast.Constant(0), ast.Load()),
+        template("{x}.shape[0]", x=a[0]),
         *(Slot(d, "size") for d in op.shape),
     ),
 )
 _functional("slice", _slice)
-_functional("select", lambda op, a, s: _index(a[0], op.axis, len(s) + 1, Slot(op.at, "index")))
+_functional("select", lambda op, a, s: index(a[0], op.axis % (len(s) + 1), Slot(op.at, "index")))
 _functional(
     "roll",
     lambda op, a, s: call("torch.roll", a[0], Slot(tuple(op.shifts), "shifts"), Slot(tuple(op.axes), "dims")),
@@ -251,7 +235,7 @@ _simple("channel_shuffle", lambda op, s: call("nn.ChannelShuffle", Slot(op.group
 _functional("matmul", lambda op, a, s: ast.BinOp(a[0], ast.MatMult(), a[1]))
 EMITTERS["parameter"] = OpEmitter(
     lambda op, s: call("nn.Parameter", _parameter_init(op)),
-    lambda op, m, a, s: _parameter(op, [a[0], m], s),
+    _parameter,
 )
 _simple(
     "layer_norm",
