@@ -8,6 +8,7 @@ Nothing in a spec is ever constructed as an arbitrary Python object.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -180,10 +181,16 @@ _OPEN = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
 _CLOSE = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
 
-def _check_nesting(text: str, filename: str) -> None:
-    """Refuse deep nesting before composing: libyaml's parser walks events without recursion,
-    but composing a node tree recurses once per level, and 400,000 `[` overflow the C stack."""
-    loader = _Loader(text)
+def _nesting_error(filename: str, mark) -> None:
+    fail(
+        "AS004",
+        f"the document nests mappings and lists more than {MAX_NESTING} deep",
+        Loc(filename, mark.line + 1, mark.column + 1),
+        hint="a spec nests a few levels; use blocks for deep structure",
+    )
+
+
+def _walk_nesting(loader, filename: str) -> None:
     depth = 0
     try:
         while loader.check_event():
@@ -191,19 +198,31 @@ def _check_nesting(text: str, filename: str) -> None:
             if isinstance(event, _OPEN):
                 depth += 1
                 if depth > MAX_NESTING:
-                    mark = event.start_mark
-                    fail(
-                        "AS004",
-                        f"the document nests mappings and lists more than {MAX_NESTING} deep",
-                        Loc(filename, mark.line + 1, mark.column + 1),
-                        hint="a spec nests a few levels; use blocks for deep structure",
-                    )
+                    _nesting_error(filename, event.start_mark)
             elif isinstance(event, _CLOSE):
                 depth -= 1
-    except yaml.YAMLError:
-        return  # composing reports it, with its position
     finally:
         loader.dispose()
+
+
+def _check_nesting(text: str, filename: str) -> None:
+    """Refuse deep nesting before composing: libyaml's parser walks events without recursion,
+    but composing a node tree recurses once per level, and 400,000 `[` overflow the C stack.
+
+    The bound is ours whatever the YAML library does: libyaml 0.2.5 as bundled with PyYAML
+    6.0.4 stops at 1,000 levels of flow nesting while it scans ahead for a key, before the
+    parser yields our 101st level. Then the pure-Python parser, which has no bound of its own
+    and only runs on such a file, finds where ours is crossed."""
+    try:
+        _walk_nesting(_Loader(text), filename)
+    except yaml.MarkedYAMLError as exc:
+        if "nesting depth" not in str(exc.problem):
+            return  # composing reports it, with its position
+        with contextlib.suppress(yaml.YAMLError):
+            _walk_nesting(yaml.SafeLoader(text), filename)
+        _nesting_error(filename, exc.problem_mark or exc.context_mark)
+    except yaml.YAMLError:
+        return
 
 
 def load_yaml(text: str, filename: str) -> LocDict:
