@@ -20,62 +20,6 @@ from pydantic_core import PydanticCustomError
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-# Attribute names of torch.nn.Module / flax.nnx.Module that a node must not shadow:
-# node names become attributes of generated modules.
-RESERVED = frozenset(
-    [
-        "add_module",
-        "apply",
-        "bfloat16",
-        "buffers",
-        "children",
-        "compile",
-        "cpu",
-        "cuda",
-        "double",
-        "dump_patches",
-        "eval",
-        "extra_repr",
-        "float",
-        "forward",
-        "get_buffer",
-        "get_extra_state",
-        "get_parameter",
-        "get_submodule",
-        "half",
-        "ipu",
-        "load_state_dict",
-        "modules",
-        "named_buffers",
-        "named_children",
-        "named_modules",
-        "named_parameters",
-        "parameters",
-        "register_buffer",
-        "register_module",
-        "register_parameter",
-        "requires_grad_",
-        "set_extra_state",
-        "share_memory",
-        "state_dict",
-        "to",
-        "to_empty",
-        "train",
-        "training",
-        "type",
-        "xpu",
-        "zero_grad",
-        "iter_children",
-        "iter_modules",
-        "set_attributes",
-        "sow",
-        "perturb",
-        "rngs",
-        "self",
-        "super",
-    ]
-)
-
 
 def identifier_problem(name: str, *, positional_ok: bool = False) -> str | None:
     """Why `name` cannot become an attribute in generated code, or None if it can."""
@@ -85,8 +29,6 @@ def identifier_problem(name: str, *, positional_ok: bool = False) -> str | None:
         return f"'{name}' is not a valid Python identifier (letters, digits and _, not starting with a digit)"
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         return f"'{name}' is a Python keyword"
-    if name in RESERVED:
-        return f"'{name}' would shadow a module attribute of the generated code"
     if name.startswith("__"):
         return f"'{name}' starts with '__'; Python mangles such names"
     return None
@@ -102,11 +44,11 @@ def is_attribute_name(name: str) -> bool:
 
 
 def node_name_problem(name: str) -> str | None:
-    """Why `name` cannot name a node, or None. A node name is a `state_dict` key part: an identifier
-    (`conv1`; not a keyword or a module attribute), a position (`0`), or a key of letters, digits,
-    `_` and `-` (`block1-0`, as torchvision's RegNet), which generated code registers by name."""
-    if _IDENT.match(name) or name.isdigit():
-        return identifier_problem(name, positional_ok=True)
+    """Why `name` cannot name a node, or None. A node name is a `state_dict` key part: letters, digits,
+    `_` and `-`, not starting with `-` (`conv1`, `0`, `block1-0` as torchvision's RegNet, `self` as
+    BERT's `attention.self`, even `training` or `_version`). How a name is written in generated code
+    is the backend's business: one that could shadow an attribute of the framework's modules, or is
+    not an identifier, is registered and read by key there, so every valid name builds."""
     if "." in name:
         return f"'{name}' contains '.', which separates the parts of a node path"
     if not _KEY.match(name):
@@ -194,8 +136,7 @@ _REF = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 
 
 NAME_HINT = (
-    "node names become state_dict keys: use snake_case like `conv1`, or letters, digits, `_` and `-` "
-    "like `block1-0` below the top level"
+    "node names become state_dict keys: use snake_case like `conv1`, or letters, digits, `_` and `-` like `block1-0`"
 )
 
 

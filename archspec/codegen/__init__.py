@@ -50,16 +50,20 @@ def generate(net: Network, backend: Backend, header: str, helpers: list[str], mo
     """The whole generated file: header, helper definitions, the block classes, the model last."""
     root = build_tree(net)
     gen, model, chains = classes(root, net, backend)
-    if chains and backend.idioms.sequential_source:  # the framework has no chain container: define one
-        helpers = [*helpers, backend.idioms.sequential_source]
-    parts = [header.rstrip("\n") + "\n"]
-    parts += [h.strip("\n") + "\n" for h in helpers]
+    idioms = backend.idioms
+    if chains and idioms.sequential_source:  # the framework has no chain container: define one
+        helpers = [*helpers, idioms.sequential_source]
+    rendered = []
     for cls in gen:
         is_model = cls.template is model
         lines = render_class(
             cls, net, backend, model, model_init if is_model else (), model_methods if is_model else ()
         )
-        parts.append("\n".join(lines) + "\n")
+        rendered.append("\n".join(lines) + "\n")
+    helpers = [*helpers, *(source for h, source in idioms.on_demand.items() if h in idioms.used)]
+    parts = [header.rstrip("\n") + "\n"]
+    parts += [h.strip("\n") + "\n" for h in helpers]
+    parts += rendered
     out = parts[0]
     for i, part in enumerate(parts[1:]):  # two blank lines around definitions; one after the imports
         out += ("\n\n" if i or part.startswith(("def ", "class ", "@")) else "\n") + part

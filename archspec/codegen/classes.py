@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from ..api import Network
 from .lowering import Backend
 from .naming import Namespace, camel, safe_text
-from .pysrc import Slot, _Unparser, join, self_attr
+from .pysrc import Slot, _Unparser, join
 from .structure import Container, Leaf, Unit, containers
 
 
@@ -127,10 +127,14 @@ def _ctor(child: Leaf | Container, backend: Backend, drafts: dict[int, Draft]) -
 
 
 def _access(unit: Unit, backend: Backend) -> ast.expr:
-    expr = self_attr(unit.access[0])
-    for part in unit.access[1:]:
-        expr = backend.idioms.item(expr, part)
-    return expr
+    tensor = isinstance(unit.item, Leaf) and not unit.item.node.op.reads_input
+    *path, last = unit.access
+    if not path:
+        return backend.idioms.member(last, tensor)
+    expr = backend.idioms.member(path[0])
+    for part in path[1:]:
+        expr = backend.idioms.item(expr, part, False)
+    return backend.idioms.item(expr, last, tensor)
 
 
 def draft(box: Container, net: Network, backend: Backend, drafts: dict[int, Draft]) -> Draft:
@@ -331,7 +335,7 @@ def classes(root: Container, net: Network, backend: Backend) -> tuple[list[GenCl
             cls = GenClass(model_name if first is root else "", ds)
             for d in ds:
                 d.cls = cls
-            _parameters(cls, net)
+            _parameters(cls, net, backend.idioms.reserved)
             out.append(cls)
         _name(out, names, firsts)
     return out, drafts[id(root)], any(d.kind == "sequential" for d in drafts.values())
@@ -370,7 +374,7 @@ def _name(out: list[GenClass], names: Namespace, firsts: dict[str, set[str]]) ->
             c.name = names.create(wanted, default="Block")
 
 
-def _parameters(cls: GenClass, net: Network) -> None:
+def _parameters(cls: GenClass, net: Network, reserved: frozenset[str]) -> None:
     per = [slots_of(d) for d in cls.drafts]
     n = len(cls.drafts)
     template = per[0]
@@ -378,7 +382,7 @@ def _parameters(cls: GenClass, net: Network) -> None:
     by_vector: dict[tuple, Param] = {}
     cls.slot_param = []
     cls.omittable = [all(repr(p[j][0].default) == repr(s.default) for p in per) for j, (s, _, _) in enumerate(template)]
-    taken = Namespace({"rngs", *cls.template.box.children, "self"})
+    taken = Namespace({"rngs", *cls.template.box.children, "self", *reserved})
     channel_groups = []
     for j, (slot, owner, fwd) in enumerate(template):
         values = [p[j][0].value for p in per]

@@ -110,14 +110,6 @@ def template(source: str, **parts: ast.expr) -> ast.expr:
     return Fill().visit(tree)
 
 
-def self_attr(attr: str) -> ast.expr:
-    """`self.conv1`, or `getattr(self, "1")` for a position (keys like `block1-0` are never attributes:
-    structure.py puts them in module dicts)."""
-    if attr.isidentifier():
-        return ast.Attribute(ast.Name("self", ast.Load()), attr, ast.Load())
-    return call("getattr", ast.Name("self", ast.Load()), ast.Constant(attr))
-
-
 # --- printing -----------------------------------------------------------------------------------
 
 

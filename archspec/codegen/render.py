@@ -149,7 +149,8 @@ def render_class(cls: GenClass, net: Network, backend: Backend, model: Draft, ex
     idioms = backend.idioms
     d = cls.template
     index = {id(s): j for j, (s, _, _) in enumerate(slots_of(d))}
-    lines = [f"class {cls.name}({idioms.base}):"]
+    base = idioms.base_for(list(d.box.children)) if idioms.base_for else idioms.base
+    lines = [f"class {cls.name}({base}):"]
     if d is model:
         text = f"{safe_text(net.graph.name)}, from {safe_text(net.graph.file)}."
     else:
@@ -166,11 +167,11 @@ def render_class(cls: GenClass, net: Network, backend: Backend, model: Draft, ex
         body.append("        super().__init__()")
     for p in cls.params:
         if p.attr:
-            body += statement(_set(p.attr, ast.Name(p.name, ast.Load())), 8)
+            body += statement(idioms.set_member(p.attr, ast.Name(p.name, ast.Load())), 8)
     resolve = _Resolve(cls, backend, False, index)
     for attr, expr in d.init:
         value = resolve.visit(expr)
-        body += statement(_set(attr, value), 8)
+        body += statement(idioms.set_member(attr, value, _tensor(d.box.children[attr])), 8)
     if idioms.training_attr and any(s.guarded for s in d.forward):
         body.append(f"        {idioms.training_attr}")
     body += [f"        {line}" if line else "" for line in extra_init]
@@ -183,13 +184,10 @@ def render_class(cls: GenClass, net: Network, backend: Backend, model: Draft, ex
     return lines
 
 
-def _set(attr: str, value: ast.expr) -> ast.stmt:
-    """`self.attr = value`, or `setattr(self, "1", value)` for a position (keys like `block1-0` are never
-    attributes: structure.py puts them in module dicts)."""
-    this = ast.Name("self", ast.Load())
-    if attr.isidentifier():
-        return ast.Assign([ast.Attribute(this, attr, ast.Store())], value, lineno=0)
-    return ast.Expr(ast.Call(ast.Name("setattr", ast.Load()), [this, ast.Constant(attr), value], []))
+def _tensor(child) -> bool:
+    """A learned tensor of the class's own (a `parameter` node), registered as a parameter, not a layer."""
+    node = getattr(child, "node", None)
+    return node is not None and not node.op.reads_input
 
 
 def _returns(d: Draft, net: Network, tensor: str) -> str:

@@ -16,6 +16,7 @@ from archspec.codegen import Idioms, generate, io_doc, safe_text
 from archspec.codegen.pysrc import call, template
 from archspec.graph import Node
 
+from . import keyed
 from .emit import EMITTERS, INITS
 from .helpers import HELPERS, INIT_CONSTANTS, INIT_HELPERS, RANDOM_INIT, SEQUENTIAL, TORCH_DEFAULT_BIAS
 
@@ -58,11 +59,15 @@ class FlaxLowering:
             training="not self.deterministic",
             training_attr="self.deterministic = False  # set by .train() / .eval(); training-only heads",
             sequential=lambda items: call("Sequential", *items),
-            plain=lambda items: call("nnx.Dict", ast.Dict([ast.Constant(k) for k in items], list(items.values()))),
-            item=lambda expr, key: ast.Subscript(expr, ast.Constant(key), ast.Load()),
+            plain=keyed.plain,
+            item=lambda expr, key, tensor: ast.Subscript(expr, ast.Constant(keyed.attribute(key, tensor)), ast.Load()),
             shape=nhwc,
             taken={"jax", "jnp", "nnx", "math", "np", "Sequential", *HELPERS, *INIT_CONSTANTS, *INIT_HELPERS},
             sequential_source=SEQUENTIAL,
+            keyed_set=keyed.keyed_set,
+            keyed_get=keyed.keyed_get,
+            reserved=keyed.RESERVED,
+            tensor_reserved=keyed.LAYER_VARIABLES,
         )
 
     def _in_shape(self, node: Node) -> Laid:

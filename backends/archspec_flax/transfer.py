@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .keyed import canonical
+
 # flax leaf name -> canonical leaf name
 _LEAF = {
     "kernel": "weight",
@@ -51,7 +53,7 @@ def _entries(module):
 
 
 def _key(path) -> str:
-    return ".".join(str(p) for p in (*path[:-1], _LEAF.get(path[-1], path[-1])))
+    return ".".join(str(canonical(p)) for p in (*path[:-1], _LEAF.get(path[-1], path[-1])))
 
 
 # kernel rank -> the axes of a Flax kernel in canonical order: (kH, kW, I, O) -> (O, I, kH, kW), (in, out) -> (out, in)

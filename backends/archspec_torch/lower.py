@@ -15,6 +15,7 @@ from archspec.codegen import Idioms, generate, io_doc, safe_text
 from archspec.codegen.pysrc import call, name, statement
 from archspec.graph import Node
 
+from . import keyed
 from .emit import EMITTERS, HELPERS
 
 INITS = {
@@ -79,11 +80,28 @@ class TorchLowering:
             training="self.training",
             training_attr=None,
             sequential=lambda items: call("nn.Sequential", *items),
-            plain=lambda items: call("nn.ModuleDict", ast.Dict([ast.Constant(k) for k in items], list(items.values()))),
-            item=lambda expr, key: ast.Subscript(expr, ast.Constant(key), ast.Load()),
+            plain=self._plain,
+            item=lambda expr, key, tensor: ast.Subscript(expr, ast.Constant(key), ast.Load()),
             shape=fmt,
-            taken={"torch", "nn", *HELPERS},
+            taken={"torch", "nn", *HELPERS, *keyed.ON_DEMAND},
+            keyed_set=keyed.keyed_set,
+            keyed_get=keyed.keyed_get,
+            reserved=keyed.RESERVED,
+            base_for=self._base,
+            on_demand=keyed.ON_DEMAND,
         )
+
+    def _plain(self, items: dict[str, ast.expr]) -> ast.expr:
+        """A container without a forward: nn.ModuleDict, or Members where a member is a learned tensor
+        or is named like one of ModuleDict's own attributes."""
+        members = ast.Dict([ast.Constant(k) for k in items], list(items.values()))
+        if keyed.module_dict_ok(items):
+            return call("nn.ModuleDict", members)
+        self.idioms.use("KeyedModule")
+        return call(self.idioms.use("Members"), members)
+
+    def _base(self, names: list[str]) -> str:
+        return self.idioms.use("KeyedModule") if keyed.needs_keyed_base(names) else "nn.Module"
 
     def _in_shape(self, node: Node) -> tuple:
         return self.net.shape(node.inputs[0]) if node.inputs else ()
@@ -106,14 +124,9 @@ class TorchLowering:
 
 
 def _target(path: str) -> ast.expr:
-    """A node's module from the model: `self.layer1[0].conv1`, or get_submodule for other names."""
-    parts = path.split(".")
-    if not all(p.isidentifier() or p.isdigit() for p in parts) or parts[0].isdigit():
-        return ast.Call(name("self.get_submodule"), [ast.Constant(path)], [])
-    out: ast.expr = ast.Name("self", ast.Load())
-    for p in parts:
-        out = ast.Subscript(out, ast.Constant(int(p)), ast.Load()) if p.isdigit() else ast.Attribute(out, p, ast.Load())
-    return out
+    """A layer of the model by its path, `modules["layer1.0.conv1"]`: named_modules() knows every
+    container kind and name, where attribute access or indexing would not."""
+    return ast.Subscript(ast.Name("modules", ast.Load()), ast.Constant(path), ast.Load())
 
 
 def _init_call(scheme: str, target: ast.expr) -> ast.stmt:
@@ -159,6 +172,8 @@ def init_statements(net: Network) -> list[tuple[int, ast.stmt]]:
     for node in net.graph.nodes:
         if node.op.name == "batchnorm2d" and node.op.affine and node.op.init == "zeros":
             out.append((0, _init_call("zeros", _attr(_target(node.path), "weight"))))
+    if any(level == 0 and isinstance(stmt, ast.Expr) for level, stmt in out):
+        out.insert(0, (0, ast.parse("modules = dict(self.named_modules())").body[0]))
     return out
 
 
