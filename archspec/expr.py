@@ -13,6 +13,7 @@ import ast
 import functools
 import operator
 import re
+from collections.abc import Mapping
 
 from .exprlib import (
     FUNCTIONS,
@@ -130,8 +131,12 @@ _DISPATCH: dict = {}  # node type -> visitor: one lookup per node instead of a g
 
 
 class _Eval:
-    def __init__(self, names: dict, budget: Budget):
+    def __init__(self, names: Mapping, budget: Budget):
+        # The caller's table, only read: a spec binds each parameter with the ones before it in
+        # scope, so a copy per expression made binding O(n^2). Comprehension variables, which
+        # shadow it, live in `local` instead.
         self.names = names
+        self.local: dict = {}
         self.budget = budget
         self.depth = 0
 
@@ -157,8 +162,9 @@ class _Eval:
         return self.budget.result(value) if isinstance(value, (int, float)) else value
 
     def visit_Name(self, node):
-        if node.id in self.names:
-            value = self.names[node.id]
+        table = self.local if node.id in self.local else self.names
+        if node.id in table:
+            value = table[node.id]
             if type(value) is Deferred:  # a block's input shape, not known yet: the call is deferred
                 value.read()
             return value
@@ -171,7 +177,7 @@ class _Eval:
             )
         from .errors import did_you_mean
 
-        known = sorted(self.names)
+        known = sorted({*self.names, *self.local})
         hint = did_you_mean(node.id, known + list(FUNCTIONS))
         scope = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "") if known else "none"
         raise ExprError(f"name '{node.id}' is not defined (in scope: {scope})" + (f"; {hint}" if hint else ""))
@@ -250,7 +256,8 @@ class _Eval:
         self.depth += 1
         need(self.depth <= 8, "comprehensions nest more than 8 deep")
         out, size = [], 0
-        saved = dict(self.names)
+        saved = self.local
+        self.local = dict(saved)  # this comprehension's variables, gone when it ends
         try:
             for item in iterable:
                 values = [item] if len(targets) == 1 else item
@@ -258,7 +265,7 @@ class _Eval:
                     len(targets) == 1 or (isinstance(values, (list, tuple)) and len(values) == len(targets)),
                     f"cannot unpack {kind(item)} into {len(targets)} names",
                 )
-                self.names.update({t.id: v for t, v in zip(targets, values)})
+                self.local.update({t.id: v for t, v in zip(targets, values)})
                 if all(self(cond) for cond in gen.ifs):
                     value = self(node.elt)
                     size += self.budget.size(value) + 1
@@ -266,8 +273,7 @@ class _Eval:
                     out.append(value)
         finally:
             self.depth -= 1
-            self.names.clear()
-            self.names.update(saved)
+            self.local = saved
         return out
 
     def visit_Call(self, node):
@@ -315,22 +321,23 @@ def _parse(text: str) -> ast.Expression:
         raise ExprError("the expression cannot be parsed (nested too deeply, or a NUL character)") from None
 
 
-def evaluate(text: str, names: dict, spec: SpecBudget | None = None):
+def evaluate(text: str, names: Mapping, spec: SpecBudget | None = None):
     """Evaluate one expression (the text inside `${...}`), its work counted against `spec` (all
-    of one spec's expressions) when given. Raises only `ExprError`."""
+    of one spec's expressions) when given. Raises only `ExprError`. `names` is read, never
+    written or copied, so callers may pass a table they keep growing."""
     if len(text) > MAX_EXPR_LEN:
         raise LimitError(f"expression longer than {MAX_EXPR_LEN} characters")
     tree = _parse(text)
     budget = Budget(spec)
     try:
-        return _Eval(dict(names), budget)(tree)
+        return _Eval(names, budget)(tree)
     except RecursionError:
         raise LimitError("the expression nests too deeply") from None
     finally:
         budget.done()
 
 
-def substitute(value, names: dict, spec: SpecBudget | None = None):
+def substitute(value, names: Mapping, spec: SpecBudget | None = None):
     """`${e}` alone gives e's value (any type); `${e}` inside text interpolates str(e)."""
     if isinstance(value, str) and "${" in value:
         full = FULL.match(value)

@@ -3,6 +3,7 @@ unrolled, `when: false` entries dropped, unnamed nodes named by position."""
 
 from __future__ import annotations
 
+from collections import ChainMap
 from dataclasses import replace
 
 from pydantic import ValidationError
@@ -24,7 +25,6 @@ from .spec import (
     Repeat,
     entry_model,
     field_types,
-    is_attribute_name,
 )
 from .tree import MAX_DEPTH, MAX_REPEAT, Ctx, Ref, ShapedCall, TGroup, TNode, TOp, derive, loc_at
 from .validate import diagnostics, error_diagnostics, field_diagnostics
@@ -39,20 +39,6 @@ def expand_list(entries, ctx: Ctx, loc: Loc) -> tuple[list[TNode], dict[str, Loc
             item.name = str(position)
     check_duplicates(out, ctx)
     return out, {k: v for k, v in disabled.items() if all(n.name != k for n in out)}
-
-
-def _top_level_name(raw: LocDict, ctx: Ctx, name) -> None:
-    """Top-level nodes are attributes of the generated model class: a key such as `block1-0` is
-    registered by name only below it, in a group's or block's module dict."""
-    if ctx.prefix or not isinstance(name, str) or is_attribute_name(name):
-        return
-    ctx.fail(
-        "AS105",
-        f"invalid node name: '{name}' is not a Python identifier, which a top-level node's name must be",
-        loc_at(raw, "name"),
-        "top-level nodes are attributes of the model class: rename it, or put it in a group "
-        "(`- {name: stages, nodes: [...]}`) whose members may be named like `block1-0`",
-    )
 
 
 def _entries(entries, ctx: Ctx, loc: Loc, disabled: dict, start: int = 0) -> list[TNode]:
@@ -148,7 +134,6 @@ def expand_entry(raw, ctx: Ctx, where: Loc, disabled: dict, position: int) -> li
     model, what = found
     head = resolve(raw, ctx, model, what, ("name", "when"))
     name = head.get("name")
-    _top_level_name(raw, ctx, name)
     if not head.get("when", True):
         if name is not None:
             disabled[name] = raw.loc
@@ -339,7 +324,6 @@ def _repeat(raw: LocDict, ctx: Ctx, disabled: dict, position: int) -> list[TNode
     what = (entry_model(raw) or (Repeat, "a repeat"))[1]
     head = resolve(raw, ctx, Repeat, what, ("name", "when"))
     name = head.get("name")
-    _top_level_name(raw, ctx, name)
     if not head.get("when", True):
         if name is not None:
             disabled[name] = raw.loc
@@ -385,9 +369,8 @@ def _repeat(raw: LocDict, ctx: Ctx, disabled: dict, position: int) -> list[TNode
     children: list[TNode] = []
     group_ctx = ctx if inline else ctx.inside(name if name is not None else str(position))
     for i, item in enumerate(items):
-        names = {**ctx.vars, var: item}
-        if index:
-            names[index] = i
+        # a layered scope, not a copy: copying the parameters per copy costs parameters x copies
+        names = ChainMap({var: item, index: i} if index else {var: item}, ctx.vars)
         sub = replace(group_ctx, vars=names)
         if dissolve:  # an inline group template: its members join the enclosing sequence
             start = position + len(children)

@@ -29,6 +29,9 @@ def bind(info: BlockInfo, args_raw, ctx: Ctx, call_loc: Loc, shape: dict | None 
     # Arguments first: a default that waits for the input shape must not leave one unevaluated.
     given = {key: ctx.ev(args_raw[key], loc_at(args_raw, key)) for key in declared if key in args_raw}
     values: dict = {}
+    # What defaults and checks see: the shape names, shadowed by the parameters bound so far. One
+    # table grown in place, not a copy per parameter: copies made binding n parameters O(n^2).
+    scope = dict(shape or {})
     params_raw = info.raw.get("params") or LocDict()
     for key, default in declared.items():
         if key in given:
@@ -38,8 +41,9 @@ def bind(info: BlockInfo, args_raw, ctx: Ctx, call_loc: Loc, shape: dict | None 
                 "AS203", f"block '{info.name}' needs parameter '{key}'", call_loc, f"pass it: `with: {{{key}: ...}}`"
             )
         else:  # defaults may refer to the parameters before them
-            values[key] = ctx.ev(params_raw[key], loc_at(params_raw, key), names={**(shape or {}), **values})
-    run_checks(info.raw, {**(shape or {}), **values}, ctx, f"block '{info.name}'", call_loc)
+            values[key] = ctx.ev(params_raw[key], loc_at(params_raw, key), names=scope)
+        scope[key] = values[key]
+    run_checks(info.raw, scope, ctx, f"block '{info.name}'", call_loc)
     return values
 
 
@@ -142,7 +146,9 @@ def bind_spec(chain: list[File], overrides: dict, state: State) -> dict:
     ctx = Ctx({}, {}, {}, state)
     values: dict = {}
     for key, (value, loc) in declared.items():
-        values[key] = overrides[key] if key in overrides else ctx.ev(value, loc, names=dict(values))
+        # Each default sees the parameters before it: `values` itself, not a copy (O(n^2) for n
+        # parameters); evaluation never writes to the table it is given (expr.evaluate).
+        values[key] = overrides[key] if key in overrides else ctx.ev(value, loc, names=values)
     for f in chain:
         run_checks(f.raw, values, ctx, "parameter check failed", None)
     return values

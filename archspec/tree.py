@@ -9,6 +9,7 @@ and resolves the outputs. References between nodes stay textual; `archspec.graph
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -158,7 +159,7 @@ class State:
 
 @dataclass(frozen=True)
 class Ctx:
-    vars: dict
+    vars: Mapping  # a layered scope inside repeats (ChainMap)
     blocks: dict[str, BlockInfo]
     home: dict[str, BlockInfo]
     state: State
