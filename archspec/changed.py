@@ -1,17 +1,23 @@
-"""Which specs a change touches: `archspec check --changed-since REV`.
+"""Which specs build on a file: `archspec check --changed-since REV`, and the specs a block
+library is checked through (`archspec check LIB.yaml`, `--dependents-in DIR`).
 
-A spec is affected when its file or any file it builds on (its `extends` chain, the block
-libraries it imports, transitively) differs from the merge base of REV and HEAD, in the
-working tree, so a pull request re-checks every network that uses an edited block.
+A spec depends on its file and every file it builds on (its `extends` chain, the block
+libraries it imports, transitively). It is affected when one of them differs from the merge
+base of REV and HEAD, in the working tree, so a pull request re-checks every network that uses
+an edited block; and it is a dependent of each of them, found by searching a directory.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from . import zoo
 from .errors import Fail
-from .load import read_spec_file
+from .files import read_raw
 
 
 class GitError(Exception):
@@ -31,27 +37,35 @@ def changed_since(rev: str, cwd: Path) -> set[Path]:
 
 
 def dependencies(path: Path, seen: set[Path] | None = None) -> set[Path]:
-    """The spec file and every file it extends or imports, transitively. Unreadable files are
-    left to `check` to report."""
+    """The spec file and every file it extends or imports, transitively, resolved. Each target is
+    found as expansion finds it (zoo.referenced) and read through expansion's cache, so after
+    `analyze` of a spec this parses nothing. Unreadable files are left to `check` to report."""
     seen = set() if seen is None else seen
-    path = path.resolve()
-    if path in seen:
-        return seen
-    seen.add(path)
     try:
-        raw = read_spec_file(path)
+        resolved = path.resolve()
+    except (OSError, ValueError, RuntimeError):
+        return seen
+    if resolved in seen:
+        return seen
+    seen.add(resolved)
+    try:
+        raw = read_raw(path)
     except (Fail, OSError):
         return seen
+    for target in _references(raw):
+        dependencies(zoo.referenced(path.parent, target), seen)
+    return seen
+
+
+def _references(raw) -> list[str]:
+    """What a loaded file's `extends` and `imports` name, as written; anything malformed is skipped."""
     if not isinstance(raw, dict):
-        return seen
+        return []
     targets = [raw.get("extends")]
     imports = raw.get("imports")
     if isinstance(imports, list):
         targets += [i.get("from") for i in imports if isinstance(i, dict)]
-    for target in targets:
-        if isinstance(target, str):
-            dependencies(path.parent / target, seen)
-    return seen
+    return [t for t in targets if isinstance(t, str)]
 
 
 def affected(files: list[Path], changed: set[Path]) -> list[Path]:
@@ -68,33 +82,57 @@ def _git(cwd: Path, *args: str) -> str:
     return proc.stdout
 
 
-# Directories never searched for dependents: VCS metadata, caches, virtual environments.
+def repository(path: Path) -> Path | None:
+    """The git work tree holding `path`: the nearest directory above it with a `.git` (a directory,
+    or a file in a worktree or submodule). Found without running git, which may not be installed."""
+    try:
+        folder = path.resolve().parent
+    except (OSError, ValueError, RuntimeError):
+        return None
+    return next((d for d in (folder, *folder.parents) if (d / ".git").exists()), None)
+
+
+# Directories never searched for dependents, besides hidden ones (.git, .venv, .tox): caches and
+# virtual environments, which hold other projects' YAML.
 _SKIP_DIRS = {"node_modules", "__pycache__", "site-packages", "venv"}
 
 
-def _candidates(root: Path):
+def _candidates(root: Path) -> Iterator[Path]:
+    """The YAML files under `root`, in path order. Skipped directories are pruned, not walked:
+    a repository's .git and .venv hold tens of thousands of files."""
     if root.is_file():
         yield root
         return
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).parts
-        hidden = any(p.startswith(".") or p in _SKIP_DIRS for p in rel[:-1])
-        if path.suffix in (".yaml", ".yml") and not hidden and path.is_file():
-            yield path
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS]
+        found += [Path(folder) / name for name in files if name.endswith((".yaml", ".yml"))]
+    yield from sorted(found)
 
 
-def dependents(given: list[Path], roots: list[Path]) -> list[Path]:
-    """The specs under `roots` that extend or import one of `given`, transitively, in path order.
-    Only files that mention `extends` or `imports` are parsed, so scanning a repository is cheap."""
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The regular file at `path` as (device, inode), whatever names or links lead to it; one
+    stat where resolving a path takes one per component. None for anything else."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+
+
+def dependents(given: list[Path], roots: list[Path], known: Iterable[Path] = ()) -> list[Path]:
+    """The specs under `roots` that extend or import one of `given`, transitively, in path order;
+    `known` files (already being checked) are left out. Only files that mention `extends` or
+    `imports` are parsed, so scanning a repository is cheap."""
     wanted = {g.resolve() for g in given}
+    seen = {_identity(p) for p in [*given, *known]}
     out = []
-    seen: set[Path] = set()
     for root in roots:
         for path in _candidates(root):
-            resolved = path.resolve()
-            if resolved in wanted or resolved in seen:
+            identity = _identity(path)
+            if identity is None or identity in seen:
                 continue
-            seen.add(resolved)
+            seen.add(identity)
             try:
                 text = path.read_text(encoding="utf-8", errors="replace")
             except OSError:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from . import __version__, report, zoo
+from . import __version__, changed, report, zoo
 from .api import Result, analyze, internal_error
 from .errors import Diagnostic, Loc, SpecError
 from .params import Overrides
@@ -56,46 +56,53 @@ def spec_files(paths: list[str]) -> tuple[list[Path], list[Result]]:
         elif zoo.find(p) is not None:  # a zoo name; an existing path always wins
             files.append(zoo.find(p))
         else:
-            d = Diagnostic("AS001", f"no such file or directory: {p}", Loc(p), hint="check the path")
+            hint = zoo.missing_hint(p) or "check the path"
+            d = Diagnostic("AS001", f"no such file or directory: {p}", Loc(p), hint=hint)
             missing.append(Result(p, None, None, (d,)))
     return files, missing
 
 
-def analyze_all(files: list[Path], overrides: dict) -> list[Result]:
-    """Check files on every core: each file is independent. Serial where fork is unavailable."""
+Checked = tuple[Result, set[Path]]  # a file's result, and the files its spec builds on
+
+
+def analyze_all(files: list[Path], overrides: dict) -> list[Checked]:
+    """Check files on every core: each file is independent. Serial where fork is unavailable.
+    What a spec builds on is read where it was analyzed, from the files its analysis just read."""
     workers = min(os.cpu_count() or 1, len(files) // 4, 8)
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return [analyze(f, overrides) for f in files]
+        return [(analyze(f, overrides), changed.dependencies(f)) for f in files]
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         return pool.starmap(_analyze_light, [(f, overrides) for f in files], chunksize=1)
 
 
-def _analyze_light(path: Path, overrides: dict) -> Result:
+def _analyze_light(path: Path, overrides: dict) -> Checked:
     """What `check` reports of one file, cheap to send back from a worker: no graph."""
     result = analyze(path, overrides)
     summary = None
     if result.network is not None:
         net = result.network
         summary = report.NetworkSummary(net.name, net.total_params, net.total_macs)
-    return Result(result.file, summary, result.library, result.diagnostics)  # type: ignore[arg-type]
+    light = Result(result.file, summary, result.library, result.diagnostics)  # type: ignore[arg-type]
+    return light, changed.dependencies(path)
 
 
 def cmd_check(args) -> int:
     if args.sizes is not None:
         return _check_sizes(args)
     overrides = parse_sets(args.set)
+    roots = [Path(d) for d in args.dependents_in or []]
+    for root in roots:
+        if not root.exists():
+            raise UsageError(f"--dependents-in: no such directory: {root}")
     files, missing = spec_files(args.paths)
     if args.changed_since is not None:
-        from . import changed
-
         try:
             files = changed.affected(files, changed.changed_since(args.changed_since, Path.cwd()))
         except changed.GitError as exc:
             raise UsageError(str(exc)) from None
-    notes = []
-    if args.dependents_in:
-        files, notes = _with_dependents(files, [Path(d) for d in args.dependents_in])
-    results = missing + analyze_all(files, overrides)
+    checked = analyze_all(files, overrides)
+    found, notes = _dependents(files, checked, roots)
+    results = missing + [r for r, _ in checked + analyze_all(found, overrides)]
     render = {
         "text": report.check_text,
         "json": report.check_json,
@@ -107,7 +114,8 @@ def cmd_check(args) -> int:
         Path(args.output).write_text(text + "\n", encoding="utf-8")
         print(report.check_text(results).splitlines()[-1])
     else:
-        print("\n".join([*notes, text]) if args.format == "text" else text)
+        # the notes are log lines: in text and in GitHub's log, never inside a JSON or SARIF document
+        print("\n".join([*notes, text]) if args.format in ("text", "github") else text)
     if any(d.internal for r in results for d in r.diagnostics):
         return EXIT_INTERNAL
     if missing:
@@ -115,22 +123,52 @@ def cmd_check(args) -> int:
     return EXIT_OK if all(r.valid for r in results) else EXIT_INVALID
 
 
-def _with_dependents(files: list[Path], roots: list[Path]) -> tuple[list[Path], list[str]]:
-    """`files` and every spec under `roots` that extends or imports one of them, transitively;
-    with one line per given file naming what builds on it."""
-    from . import changed
-
-    for root in roots:
-        if not root.exists():
-            raise UsageError(f"--dependents-in: no such directory: {root}")
-    found = changed.dependents(files, roots)
+def _dependents(files: list[Path], checked: list[Checked], roots: list[Path]) -> tuple[list[Path], list[str]]:
+    """The specs to check besides `files`, and a line per file on what builds on it. With
+    --dependents-in, every spec under `roots` that extends or imports a given file, transitively.
+    Without, those of each block library: its blocks are only instantiated, and so their shapes
+    checked, in a network, so a library is checked through the specs that build on it, searched
+    for in its git work tree (the current directory outside git)."""
+    libraries = [f for f, (result, _) in zip(files, checked) if result.library is not None]
+    given = files if roots else libraries
+    where = {f: roots or [_default_root(f)] for f in given}
+    found = _search(given, where, files, relative=not roots)
+    built_on = {p for f, (_, deps) in zip(files, checked) for p in deps - {f.resolve()}}
     notes = []
-    for f in files:
-        users = [d for d in found if f.resolve() in changed.dependencies(d)]
+    for f in given:
+        users = [shown for shown, deps in found.items() if f.resolve() in deps]
         if users:
             names = ", ".join(str(u) for u in users)
             notes.append(f"{f}: also checking {len(users)} spec{'s' * (len(users) != 1)} built on it: {names}")
-    return files + found, notes
+        elif f in libraries and f.resolve() not in built_on:
+            under = ", ".join(str(r.resolve()) for r in where[f])
+            notes.append(
+                f"{f}: no spec under {under} imports or extends this block library, "
+                "so its blocks were not instantiated: their shapes are unchecked"
+            )
+    return list(found), notes
+
+
+def _search(given: list[Path], where: dict, known: list[Path], relative: bool) -> dict[Path, set[Path]]:
+    """The specs that build on `given`, each under its roots in `where`, with the files each builds
+    on; `known` files are not searched for. `relative`: named relative to here, as a library given
+    by default most likely is, so that a mistake in it reached through them is located by that name."""
+    found: dict[Path, set[Path]] = {}
+    for roots in dict.fromkeys(tuple(r) for r in where.values()):  # one search per set of roots
+        group = [f for f in given if tuple(where[f]) == roots]
+        for d in changed.dependents(group, list(roots), known=[*known, *found]):
+            deps = changed.dependencies(d)  # before renaming: read by this name, from the cache
+            found[Path(os.path.relpath(d)) if relative else d] = deps
+    return found
+
+
+def _default_root(path: Path) -> Path:
+    """Where the specs built on `path` are searched without --dependents-in: its git work tree,
+    else the current directory; relative when inside the current directory, so that the files
+    found are named as `check` names them, and read once."""
+    here = Path.cwd()
+    root = changed.repository(path) or here
+    return root.relative_to(here) if root.is_relative_to(here) else root
 
 
 def _check_sizes(args) -> int:
@@ -284,10 +322,11 @@ def cmd_graph(args) -> int:
 
 
 def cmd_list(args) -> int:
-    entries = zoo.entries()
+    if args.paths:
+        return _list_paths(args.format)
+    entries = _zoo_entries()
     if args.format == "json":
-        keys = ("name", "paper", "params", "macs", "inputs")
-        print(json.dumps([{k: getattr(e, k) for k in keys} for e in entries], indent=2))
+        print(json.dumps([dataclasses.asdict(e) for e in entries], indent=2))
         return EXIT_OK
     rows = [("name", "paper", "params", "MACs", "input")]
     rows += [(e.name, _clip(e.paper, 64), report.human(e.params), report.human(e.macs), e.inputs) for e in entries]
@@ -297,6 +336,55 @@ def cmd_list(args) -> int:
         print("  ".join(cells).rstrip())
     where = zoo.root()
     print(f"{len(entries)} networks in {where}; use a name anywhere a spec path goes (archspec check resnet50)")
+    return EXIT_OK
+
+
+@dataclasses.dataclass(frozen=True)
+class ZooEntry:
+    name: str
+    paper: str
+    params: int
+    macs: int
+    inputs: str  # 'x 3×224×224'
+
+
+def _zoo_entries() -> list[ZooEntry]:
+    """Every network of the zoo at its default parameters, by name. Here, not in zoo.py: that
+    module stays below the analysis, which resolves zoo names in `extends` and `imports`."""
+    from .load import read_spec_file
+
+    out = []
+    for name in zoo.names():
+        path = zoo.find(name)
+        net = analyze(path).network if path else None
+        if net is None:
+            continue
+        raw = read_spec_file(path)
+        paper = raw.get("paper") if isinstance(raw, dict) else None
+        inputs = ", ".join(f"{k} {'×'.join(map(str, s))}" for k, s in net.input_shapes.items())
+        out.append(ZooEntry(name, str(paper or "—"), net.total_params, net.total_macs, inputs))
+    return out
+
+
+def _list_paths(fmt: str) -> int:
+    """`list --paths`: where the zoo is, and each spec's name and file, block libraries too (the
+    names `imports` takes); without analyzing anything."""
+    where, networks, libraries = zoo.root(), zoo.names(), zoo.libraries()
+    specs = [(name, str(zoo.find(name))) for name in networks + libraries]
+    if fmt == "json":
+        shown = str(where) if where else None
+        print(json.dumps({"root": shown, "specs": [{"name": n, "path": p} for n, p in specs]}, indent=2))
+        return EXIT_OK
+    if where is None:
+        print("this installation has no zoo")
+        return EXIT_OK
+    width = max(len(n) for n, _ in specs)
+    for name, path in [("name", "path"), *specs]:
+        print(f"{name.ljust(width)}  {path}")
+    print(
+        f"{len(networks)} networks and {len(libraries)} block libraries in {where}; "
+        "a name works anywhere a spec path goes, in `extends` and `imports` too"
+    )
     return EXIT_OK
 
 
@@ -346,7 +434,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--dependents-in",
         action="append",
         metavar="DIR",
-        help="also check every spec under DIR that extends or imports a given file, transitively (repeatable)",
+        help="also check every spec under DIR that extends or imports a given file, transitively (repeatable); "
+        "without it, a block library is checked through the specs that build on it in its git work tree "
+        "(outside git: the current directory)",
     )
     p.add_argument(
         "--sizes",
@@ -409,6 +499,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="the model zoo: name, paper, parameters, MACs, input")
     p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument(
+        "--paths", action="store_true", help="where the zoo is: each spec's name and file, block libraries too"
+    )
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the spec format")

@@ -3,12 +3,13 @@ the table of blocks each file can call."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import NamedTuple
 
 from pydantic import ValidationError
 
-from . import expr
+from . import expr, zoo
 from .errors import Diagnostic, Fail, Loc, did_you_mean, fail
 from .load import LocDict, LocList, read_spec_file, shown_path
 from .opnames import op_hint
@@ -32,32 +33,71 @@ class File(NamedTuple):
     spec: SpecFile
 
 
-_FILES: dict[tuple, File] = {}  # (path, mtime, size) -> parsed file; specs share bases and libraries
+# Parsed files by (path, resolved path, mtime, size): specs share bases and libraries, and the
+# dependents search (changed.py) reads what `check` reads. A raw file is cached apart from its
+# validated form, so the search can read the extends/imports of a file that fails validation.
+_RAW: dict[tuple, LocDict] = {}
+_FILES: dict[tuple, File] = {}
+_CACHED = 256  # files per cache; a cache that fills is emptied
+
+
+def _key(path: Path) -> tuple | None:
+    try:
+        stat = path.stat()
+        return (str(path), str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    except (OSError, ValueError, RuntimeError):  # read_spec_file reports the path's problem
+        return None
+
+
+def _remember(cache: dict, key: tuple | None, value) -> None:
+    if key is not None:
+        if len(cache) > _CACHED:
+            cache.clear()
+        cache[key] = value
+
+
+def read_raw(path: Path, referrer: Loc | None = None) -> LocDict:
+    """A spec file as loaded (load.read_spec_file), once per version of the file."""
+    key = _key(path)
+    if key in _RAW:
+        return _RAW[key]
+    raw = read_spec_file(path, referrer)
+    _remember(_RAW, key, raw)
+    return raw
 
 
 def read_cached(path: Path, referrer: Loc | None) -> File:
-    try:
-        stat = path.stat()
-        key = (str(path), str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-    except (OSError, ValueError, RuntimeError):  # read_spec_file reports the path's problem
-        key = None
+    key = _key(path)
     if key in _FILES:
         return _FILES[key]
-    raw = read_spec_file(path, referrer)
+    raw = read_raw(path, referrer)
     parsed = File(path, raw, validate_file(raw))
-    if key is not None:
-        if len(_FILES) > 256:
-            _FILES.clear()
-        _FILES[key] = parsed
+    _remember(_FILES, key, parsed)
     return parsed
 
 
 def _relative(base: File, target: str, loc: Loc) -> Path:
-    """`target` relative to the file that names it; a path that cannot even be resolved (a NUL
-    byte, too long, a loop of links) is refused at `loc`."""
-    path = base.path.parent / target
+    """The file `target` names: relative to the file that names it, else the zoo spec of that name
+    (zoo.referenced). A path that cannot even be resolved (a NUL byte, too long, a loop of links)
+    is refused at `loc`, and a missing one that reads like a zoo name gets the zoo's hint."""
+    path = zoo.referenced(base.path.parent, target)
     _resolve(path, loc)
+    hint = zoo.missing_hint(target) if _missing(path) else None
+    if hint is not None:
+        fail("AS001", f"no such spec file or zoo spec: {shown_path(target)}", loc, hint)
     return path
+
+
+def _missing(path: Path) -> bool:
+    """Nothing is at `path`; a path the OS refuses (too long, through a file) is not missing but
+    unreadable, which read_spec_file reports (AS008)."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return False
 
 
 def _resolve(path: Path, loc: Loc) -> Path:

@@ -43,20 +43,30 @@ BROKEN_ADD = "      - {name: add, op: add, in: [bn3, x]}"  # the bottleneck forg
 BROKEN_BY_IT = "resnet101, resnet152, resnet50, resnet50_transfer, resnext101_32x8d, resnext50_32x4d, wide_resnet50_2"
 
 
-def zoo_repo(root: Path) -> str:
-    """A repository holding this checkout's specs/; returns its commit. Then breaks the
-    bottleneck's add in specs/blocks/resnet.yaml (uncommitted), which 7 networks use."""
+def copy_zoo(root: Path) -> None:
+    """This checkout's specs/ as root/specs."""
     for f in (ROOT / "specs").rglob("*.yaml"):
         (root / "specs" / f.relative_to(ROOT / "specs")).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(f, root / "specs" / f.relative_to(ROOT / "specs"))
-    git(root, "init", "-q")
-    git(root, "add", ".")
-    git(root, "commit", "-qm", "zoo")
+
+
+def break_bottleneck_add(root: Path) -> None:
+    """The bottleneck's add in root/specs/blocks/resnet.yaml forgets its projection; 7 networks use it."""
     blocks = root / "specs" / "blocks" / "resnet.yaml"
     lines = blocks.read_text().splitlines()
     (i,) = [i for i, line in enumerate(lines) if "name: add" in line and "else 'bn3'" in line]
     lines[i] = BROKEN_ADD
     blocks.write_text("\n".join(lines) + "\n")
+
+
+def zoo_repo(root: Path) -> str:
+    """A repository holding this checkout's specs/; returns its commit. Then breaks the
+    bottleneck's add in specs/blocks/resnet.yaml (uncommitted), which 7 networks use."""
+    copy_zoo(root)
+    git(root, "init", "-q")
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "zoo")
+    break_bottleneck_add(root)
     return git(root, "rev-parse", "HEAD").strip()
 
 
@@ -240,6 +250,121 @@ def test_check_given_a_library_checks_what_builds_on_it(run, tmp_path, monkeypat
     ]
     code, _, err = run("check", "--dependents-in", "nowhere", "specs/blocks/lib.yaml")
     assert code == 2 and "--dependents-in: no such directory: nowhere" in err
+
+
+RESNET_USERS = [  # the 13 specs built on specs/blocks/resnet.yaml
+    *("resnet101", "resnet110_lesion", "resnet152", "resnet18", "resnet34", "resnet50", "resnet50_transfer"),
+    *("resnet_cifar", "resnext101_32x8d", "resnext50_32x4d", "se_resnet50", "stochastic_depth", "wide_resnet50_2"),
+]
+BROKEN_ADD_ERROR = [
+    "{at}blocks/resnet.yaml:69:9: error[AS501] layer1.0.add: add operands differ: 'bn3' is (N, 256, 56, 56) "
+    "but the shortcut 'x' is (N, 64, 56, 56)",
+    "    hint: did you mean 'downsample' instead of 'x'? 'downsample' is (N, 256, 56, 56), which fits, "
+    "and nothing reads it",
+    "    note: instantiated at {at}blocks/resnet.yaml:78:9",
+    "    note: instantiated at {users}resnet50.yaml:24:5",
+    f"    note: breaks 7 networks: {BROKEN_BY_IT}",
+]
+
+
+def test_a_block_library_is_checked_through_the_specs_built_on_it(run, tmp_path, monkeypatch):
+    """Acceptance: `archspec check specs/blocks/resnet.yaml` alone, with the bottleneck's add broken,
+    checks the 13 specs built on the library (outside git: under the current directory) and fails
+    naming the 7 networks it breaks."""
+    copy_zoo(tmp_path)
+    break_bottleneck_add(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run("check", "specs/blocks/resnet.yaml")
+    assert code == 1
+    users = ", ".join(f"specs/{name}.yaml" for name in RESNET_USERS)
+    lines = out.splitlines()
+    assert lines[:6] == [
+        f"specs/blocks/resnet.yaml: also checking 13 specs built on it: {users}",
+        *(line.format(at="specs/", users="specs/") for line in BROKEN_ADD_ERROR),
+    ]
+    assert lines[6] == "specs/blocks/resnet.yaml: ok (block library: basic_block, bottleneck, stage)"
+    assert [line.split(":")[0] for line in lines[7:-1]] == [
+        f"specs/{name}.yaml" for name in RESNET_USERS if name not in BROKEN_BY_IT.split(", ")
+    ]
+    assert lines[-1] == "checked 14 files: 7 valid, 7 invalid (1 error, 0 warnings)"
+    # every format checks the same files; JSON and SARIF stay documents, without the note
+    code, out, _ = run("check", "--format", "json", "specs/blocks/resnet.yaml")
+    entries = json.loads(out)
+    assert code == 1 and len(entries) == 14
+    assert sorted(Path(e["file"]).stem for e in entries if not e["valid"]) == BROKEN_BY_IT.split(", ")
+    code, out, _ = run("check", "--format", "sarif", "specs/blocks/resnet.yaml")
+    (error,) = json.loads(out)["runs"][0]["results"]
+    assert code == 1 and error["properties"]["networks"] == BROKEN_BY_IT.split(", ")
+    # --dependents-in replaces the default root: nothing under specs/blocks builds on the library
+    code, out, _ = run("check", "--dependents-in", "specs/blocks", "specs/blocks/resnet.yaml")
+    assert code == 0
+    assert out.splitlines() == [
+        f"specs/blocks/resnet.yaml: no spec under {tmp_path / 'specs' / 'blocks'} imports or extends this block "
+        "library, so its blocks were not instantiated: their shapes are unchecked",
+        "specs/blocks/resnet.yaml: ok (block library: basic_block, bottleneck, stage)",
+        "checked 1 file: 1 valid, 0 invalid (0 errors, 0 warnings)",
+    ]
+    # checking the whole zoo finds nothing more: every library is used by a spec being checked
+    code, out, _ = run("check", "specs")
+    assert code == 1 and "built on it" not in out and "no spec under" not in out
+    assert out.splitlines()[-1] == "checked 53 files: 46 valid, 7 invalid (1 error, 0 warnings)"
+
+
+@needs_git
+def test_a_block_library_is_checked_through_its_git_work_tree(run, tmp_path, monkeypatch):
+    """In git, the specs built on a library are searched for in the whole work tree, whatever the
+    current directory: here, from specs/, models/ is searched too."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    zoo_repo(repo)
+    monkeypatch.chdir(repo / "specs")
+    (repo / "models").mkdir()  # outside the current directory, inside the work tree
+    (repo / "models" / "mine.yaml").write_text("extends: ../specs/resnet18.yaml\nname: mine\n")
+    code, out, _ = run("check", "blocks/resnet.yaml")
+    assert code == 1
+    # named relative to the current directory, as the library is: its mistake is located by that name
+    users = ", ".join(f"{name}.yaml" for name in RESNET_USERS)
+    lines = out.splitlines()
+    assert lines[:6] == [
+        f"blocks/resnet.yaml: also checking 14 specs built on it: ../models/mine.yaml, {users}",
+        *(line.format(at="", users="") for line in BROKEN_ADD_ERROR),
+    ]
+    assert "../models/mine.yaml: ok (mine: 11,689,512 params, 1.81G MACs)" in lines
+    assert lines[-1] == "checked 15 files: 8 valid, 7 invalid (1 error, 0 warnings)"
+
+
+def test_a_block_library_nothing_builds_on_says_so(run, tmp_path, monkeypatch):
+    """No spec imports the library (copies in hidden and skipped directories do not count): it is
+    valid, exit 0, and the output says its blocks were not instantiated."""
+    (tmp_path / "specs" / "blocks").mkdir(parents=True)
+    (tmp_path / "specs" / "blocks" / "lib.yaml").write_text(BLOCK)
+    for hidden in (".venv", ".git/x", "node_modules/pkg", "venv", "build/__pycache__"):
+        (tmp_path / hidden).mkdir(parents=True)
+        (tmp_path / hidden / "user.yaml").write_text(
+            USER.replace("blocks/lib.yaml", str(tmp_path / "specs/blocks/lib.yaml"))
+        )
+    monkeypatch.chdir(tmp_path)
+    for fmt in ("text", "github"):
+        code, out, _ = run("check", "--format", fmt, "specs/blocks/lib.yaml")
+        assert code == 0
+        assert out.splitlines() == [
+            f"specs/blocks/lib.yaml: no spec under {tmp_path} imports or extends this block library, "
+            "so its blocks were not instantiated: their shapes are unchecked",
+            *(["specs/blocks/lib.yaml: ok (block library: unit)"] if fmt == "text" else []),
+            "checked 1 file: 1 valid, 0 invalid (0 errors, 0 warnings)",
+        ]
+    code, out, _ = run("check", "--format", "json", "specs/blocks/lib.yaml")
+    assert code == 0 and [e["file"] for e in json.loads(out)] == ["specs/blocks/lib.yaml"]
+    # a spec beside it that imports it is found, and the note names it instead
+    (tmp_path / "specs" / "user.yaml").write_text(USER)
+    code, out, _ = run("check", "specs/blocks/lib.yaml")
+    assert code == 0
+    assert out.splitlines() == [
+        "specs/blocks/lib.yaml: also checking 1 spec built on it: specs/user.yaml",
+        "specs/blocks/lib.yaml: ok (block library: unit)",
+        "specs/user.yaml: ok (user: 112 params, 6.91K MACs)",
+        "checked 2 files: 2 valid, 0 invalid (0 errors, 0 warnings)",
+    ]
 
 
 def snapshot_of_this_checkout(dest: Path) -> str:
