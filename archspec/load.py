@@ -28,6 +28,7 @@ MAX_NESTING = 100  # mappings and lists inside each other
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null")}
+_STR = _TAG + "str"
 
 
 class LocDict(dict):
@@ -113,6 +114,8 @@ class _Builder:
         if node.tag == _TAG + "timestamp" and not node.style:
             return node.value  # an unquoted date-like word is just text in a spec
         self.check_tag(node, "scalar")
+        if node.tag == _STR:  # most scalars of a spec: the constructor would return the text as is
+            return node.value
         try:
             return self.loader.construct_object(node, deep=True)
         except (ValueError, OverflowError, yaml.YAMLError) as exc:  # `!!int abc`, a 5,000-digit number
