@@ -1,20 +1,17 @@
 """RegNet (specs/regnet_y_400mf.yaml, specs/blocks/regnet.yaml) against torchvision 0.29.1: parameter
-count, MACs, state_dict keys and shapes in order (../shared/reference/torchvision_modern.json), every
+count, MACs, state_dict keys and shapes in order (tests/reference/torchvision_modern.json), every
 other torchvision RegNet as a `variant` (torchvision's published figures), and torch <-> Flax parity.
 
 The spec uses the language features RegNet needs: blocks read their input's width (`in_channels`),
 the widths come from RegNet's quantized linear parameterisation (`log`, `make_divisible`), and the
 blocks are named `block1-0` as torchvision's AnyStage names them (keys, not attributes)."""
 
-import json
-
 import numpy as np
 import pytest
-from conftest import ROOT, SPECS
+from conftest import SPECS
 
 import archspec
 
-REFERENCE = ROOT.parent / "shared" / "reference" / "torchvision_modern.json"
 SPEC = SPECS / "regnet_y_400mf.yaml"
 SMALL = 64  # input size of the parity tests: CI runs on two CPU cores
 
@@ -39,10 +36,8 @@ VARIANTS = {
 
 
 @pytest.fixture(scope="module")
-def reference() -> dict:
-    if not REFERENCE.is_file():
-        pytest.fail(f"{REFERENCE} is missing: clone the project with shared/ beside it (see README)")
-    return json.loads(REFERENCE.read_text())["models"]["regnet_y_400mf"]
+def reference(modern_reference) -> dict:
+    return modern_reference["regnet_y_400mf"]
 
 
 def test_counts_match_torchvision(reference):

@@ -8,12 +8,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, SPECS
+from conftest import MODERN_REFERENCE, ROOT, SPECS
 
 import archspec
 
 ZOO = sorted(p for p in SPECS.rglob("*.yaml"))
-MODERN = ROOT.parent / "shared" / "reference" / "torchvision_modern.json"  # tests/test_zoo_modern.py
 NETWORKS = [p for p in ZOO if archspec.analyze(p).network is not None]
 # reference name -> (spec, overrides): every spec with a torchvision counterpart
 TORCHVISION = {
@@ -300,7 +299,7 @@ def test_torchvision_metadata_names_exactly_the_reference_models():
     from archspec.load import read_spec_file
 
     declared = {p.stem: read_spec_file(p).get("torchvision") for p in SPECS.glob("*.yaml")}
-    modern = json.loads(MODERN.read_text())["models"]
+    modern = json.loads(MODERN_REFERENCE.read_text())["models"]
     expected = {spec: spec for spec, _ in TORCHVISION.values()}
     expected.update({name: name for name in modern if (SPECS / f"{name}.yaml").is_file()})
     assert {k: v for k, v in declared.items() if v} == expected

@@ -1,5 +1,5 @@
 """The zoo's modern torchvision models against torchvision 0.29.1: parameter counts, MACs,
-state_dict keys and shapes (../shared/reference/torchvision_modern.json), the family members that
+state_dict keys and shapes (tests/reference/torchvision_modern.json), the family members that
 are a parameter change (torchvision's own published figures), and torch -> Flax parity."""
 
 import pytest

@@ -236,7 +236,7 @@ def zoo() -> str:
         "sample, evaluation pass) are archspec's own figures at each spec's default parameters.",
         '"exact" means the spec\'s parameter count, MACs, `state_dict` keys and shapes equal',
         "torchvision 0.29.1's (tests/test_zoo.py and tests/test_zoo_modern*.py, against",
-        "`shared/reference/torchvision.json` and `torchvision_modern.json`; MACs within 0.5% of",
+        "`tests/reference/torchvision.json` and `torchvision_modern.json`; MACs within 0.5% of",
         "torchvision's published GFLOPS, attention's matrix products included) and, with",
         "torchvision's weights loaded strictly, its outputs equal torchvision's bit for bit",
         "(`benchmarks/torchvision_parity.py`). Specs without a counterpart are tested against their",

@@ -1,7 +1,7 @@
 """Per-op Flax (NNX) emitters, NHWC: `EMITTERS[op]` builds the op's layer (or None for a plain
 expression) and its call, as syntax. Shapes given to emitters are the core's NCHW shapes.
 
-Where a Flax layer computes differently from PyTorch (../shared/reference/torch_flax_semantics.md),
+Where a Flax layer computes differently from PyTorch (the team's torch/Flax semantics notes),
 the generated file uses a helper that follows PyTorch's definition, so one spec means one function.
 Adding an op to this backend is one entry here.
 """
