@@ -3,7 +3,12 @@ benchmarks/fuzz.py (long campaigns): mutations of the zoo specs, and the judgeme
 
 A case is a spec text (the zoo spec `base`, mutated) written beside the zoo's files, so its
 `extends` and `imports` still resolve, plus `--set` overrides. `judge` runs the API and the CLI
-on it and names the outcome class: every input must end `valid` or `located`.
+on it and names the outcome class: every input must end `valid` or `located`. Besides random
+mutations, a case is a generated valid network (tests/netgen.py: containers of every kind, names
+from tests/fuzz_names.py, parameters in containers, mixed init schemes) or a zoo spec given
+targeted edits that keep it valid: a node renamed to a framework or generated-code name, one
+layer's init changed, a member wrapped in a group with a `parameter`. Whether a valid network
+builds and runs is tests/fuzz_run.py's question.
 """
 
 from __future__ import annotations
@@ -11,14 +16,16 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import math
 import random
 import string
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import fuzz_edits
+import netgen
 import yaml
+from fuzz_names import weird_name
 
 import archspec
 from archspec.cli import main as cli_main
@@ -51,6 +58,7 @@ class Case:
     text: str | bytes
     overrides: dict[str, str] = field(default_factory=dict)  # --set key=value, as typed
     steps: list[str] = field(default_factory=list)  # what was done, for the reproducer
+    source: str = "mutated zoo spec"  # or "generated network", "zoo spec, targeted edits"
 
     def describe(self) -> str:
         sets = " ".join(f"--set {k}={v}" for k, v in self.overrides.items())
@@ -273,7 +281,7 @@ def mutate_tree(tree, rng: random.Random, steps: list[str]):
             tree[target] = special if target == "extends" else [{"from": special}]
             steps.append(f"{target}: {special[:40]!r}")
         elif kind == 9:
-            site["name"] = rng.choice([*NASTY_STRINGS, rng.choice(names), 7])
+            site["name"] = rng.choice([*NASTY_STRINGS, rng.choice(names), 7, weird_name(rng, invalid=0.2)])
             steps.append(f"{'/'.join(map(str, path))}/name = {site['name']!r}")
         elif kind == 10:
             wrapped = dict(site)
@@ -367,10 +375,29 @@ def mutate_text(text: str, rng: random.Random, steps: list[str]) -> str | bytes:
     return text + "\n---\nname: second\n"
 
 
+GENERATED = 0.25  # of the cases, a generated valid network (sometimes with a targeted edit)
+TARGETED_ONLY = 0.2  # a zoo spec with targeted edits only
+
+
 def make_case(rng: random.Random) -> Case:
+    u = rng.random()
+    steps: list[str] = []
+    if u < GENERATED:
+        text = netgen.generate(rng, max_nodes=8)[0]
+        steps.append("generated network")
+        if rng.random() < 0.3:
+            tree = yaml.safe_load(text)
+            rng.choice(fuzz_edits.TARGETED)(tree, rng, steps)
+            text = netgen.dump(tree)
+        return Case("lenet5.yaml", text, {}, steps, "generated network")
     base = rng.choice(ZOO)
     text = (SPECS / base).read_text()
-    steps: list[str] = []
+    if u < GENERATED + TARGETED_ONLY:
+        tree = yaml.safe_load(text)
+        for _ in range(rng.choice([1, 1, 2])):
+            rng.choice(fuzz_edits.TARGETED)(tree, rng, steps)
+        text = yaml.safe_dump(tree, sort_keys=False, allow_unicode=True, width=10**6)
+        return Case(base, text, {}, steps, "zoo spec, targeted edits")
     if rng.random() < 0.7:
         tree = yaml.safe_load(text)
         for _ in range(rng.choice([1, 1, 2, 3, 5])):
@@ -493,27 +520,3 @@ def judge(case: Case, workdir: Path, cli: bool = True) -> Verdict:
     if result.valid and result.network is not None:
         return Verdict("valid", seconds, network=result.network)
     return Verdict("located error" if result.errors else "valid", seconds, network=result.network)
-
-
-def small(network, max_params: int = 12_000_000, max_macs: int = 2_000_000_000, max_values: int = 50_000_000) -> bool:
-    """Cheap enough to build and run once on a CPU: weights, MACs and activations."""
-    values = sum(math.prod(n.shape) for n in network.nodes.values())
-    return network.total_params <= max_params and network.total_macs <= max_macs and values <= max_values
-
-
-def torch_false_accept(network) -> str | None:
-    """Build a valid network with torch and run it once; a failure or a shape that differs from
-    the inferred one is a false accept."""
-    import torch
-
-    try:
-        model = archspec.build(network, backend="torch", seed=0).eval()
-        xs = [torch.randn(1, *shape) for shape in network.input_shapes.values()]
-        with torch.no_grad():
-            out = model(*xs)
-    except Exception as exc:  # noqa: BLE001
-        return f"torch: {type(exc).__name__}: {str(exc)[:300]}"
-    outs = out if isinstance(out, (tuple, list)) else (out,)
-    want = [network.shape(p) for p in network.graph.eval_outputs]
-    got = [tuple(o.shape[1:]) for o in outs]
-    return None if got == [tuple(w) for w in want] else f"torch shapes {got} != inferred {want}"

@@ -1,447 +1,341 @@
-"""Random valid networks over every registered op, for the differential fuzz test.
+"""Random valid networks over every registered op, for the differential fuzz tests and campaigns.
 
-`network(draw)` builds a spec node by node, tracking the current shape so that each op gets
-fields it accepts (kernels that fit, groups that divide, joins of equal shapes). Every node is
-listed in `outputs`, so the built module returns every node's value and each real shape can be
-compared with the inferred one. Shapes are tiny: the point is the code paths, not the FLOPs.
+`generate(r)` writes a spec member by member, tracking each value's shape so that every op gets
+fields it accepts (netops.py). A flat network is a chain of ops (with joins of earlier nodes); a
+structured one also nests members in every kind of container generated code emits: groups (a
+class of their own, an nn.Sequential, or a module dict when a member's name is a key like `a-b`),
+groups with `output:`, repeats of ops, of groups and of block calls (copies named by position, or
+by a `names:` template), inline repeats, and blocks called at several places with different init
+schemes (`with: {conv2d_init: ...}`), so layers of one generated class differ in their init. Parameters
+and buffers (`parameter`, batch norm, attention) go inside containers, and names come from
+fuzz_names.py (framework attributes, keywords, generated-code names, keys) as well as `n3` and
+positions. The outputs are the top-level members (and sometimes a node inside a group), with
+the shapes they were built for; `network()` is the same as a Hypothesis strategy.
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass, field
 
+import netops
+import yaml
+from fuzz_names import BLOCK_NAMES, KEY_NAMES, weird_name
 from hypothesis import strategies as st
+from netops import COVERED, INITS, Shape  # noqa: F401 - the tests read COVERED here
 
-Shape = tuple[int, ...]
-
-INITS = [
-    "default",
-    "kaiming_normal_fan_out",
-    "kaiming_normal_fan_in",
-    "normal",
-    "trunc_normal",
-    "xavier_uniform",
-    "zeros",
-]
-
-
-def _bias_init(draw):
-    return draw(st.sampled_from(["default", "zeros", -2.0, 0.5]))
-
-
-def _pair(draw, lo: int, hi: int):
-    if hi < lo:
-        hi = lo
-    if draw(st.booleans()):
-        return draw(st.integers(lo, hi))
-    return [draw(st.integers(lo, hi)), draw(st.integers(lo, hi))]
+IN = "<in>"  # a scope's input where members cannot name it (the first member reads it by default)
+KEEP_OPS = [op for op in netops.ANY_OPS if op != "flatten"]
+KEEP_OPS += ["batchnorm2d", "local_response_norm", "layer_norm", "roll", "channel_shuffle", "multihead_attention"]
+KEEP_OPS += ["window_attention", "parameter", "add", "multiply", "linear", "conv2d"]
+LAYERS = ["conv2d", "conv2d", "linear", "linear", "batchnorm2d", "conv_transpose2d"]  # ops with an init
+OWNERS = ["parameter", "parameter", "batchnorm2d", "multihead_attention", "window_attention", "layer_norm"]
+# init fields a block may take from its caller: (op, field) -> the values a call passes
+BLOCK_INITS = {
+    ("conv2d", "init"): INITS,
+    ("conv_transpose2d", "init"): INITS,
+    ("linear", "init"): INITS,
+    ("conv2d", "bias_init"): ["default", "zeros", -2.0],
+    ("linear", "bias_init"): ["default", "zeros", 0.5],
+    ("batchnorm2d", "init"): ["default", "zeros"],
+    ("parameter", "init"): ["zeros", "normal", 0.5],
+}
+NET_NAMES = ["fuzz", "fuzz", "fuzz", "sequential", "model", "nn", "torch", "g", "batch_norm2d", "_version", "if"]
+NAME_TEMPLATES = ["r${i}", "blk-${i}", "${i + 1}", "${['_version', 'keys', 'forward', 'a-b'][i]}"]
 
 
-def _as_pair(v) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else tuple(v)
+@dataclass
+class Scope:
+    """One sequence of members: the values its members can name, and its names so far."""
+
+    shapes: dict[str, Shape]
+    layouts: dict[str, str]
+    current: str  # the value the next member reads by default
+    top: bool = False
+    keep: bool = False  # every member keeps the input's shape (a repeated body)
+    prefix: str | None = None  # the path of members, where it is the same in every instance
+    block: dict | None = None  # a block body: its params, filled as members take their init from them
+    index: int = 0  # the position (the default name) of the next member
+    taken: set[str] = field(default_factory=set)
+    entries: list[dict] = field(default_factory=list)
 
 
-def _window_fits(h: int, w: int, k, p, d=1) -> bool:
-    k, p, d = _as_pair(k), _as_pair(p), _as_pair(d)
-    return all(size + 2 * p[i] >= d[i] * (k[i] - 1) + 1 for i, size in enumerate((h, w)))
+@dataclass
+class Gen:
+    r: object
+    left: int  # leaf nodes still to write
+    structure: bool
+    weird: float  # probability that a name comes from fuzz_names
+    blocks: dict[str, dict] = field(default_factory=dict)
+    calls: dict[tuple, list] = field(default_factory=dict)  # (shape, layout) -> [(block, shape, layout, params)]
+    inner: list[tuple[str, Shape]] = field(default_factory=list)  # nodes inside groups, by path
+    used: list[str] = field(default_factory=list)
+    serial: int = 0
 
 
-# Each generator returns the node's fields and its output shape, or None when it does not apply.
-
-
-def conv2d(draw, c, h, w):
-    channels = draw(st.integers(1, 6))
-    groups = draw(st.sampled_from([g for g in range(1, 4) if c % g == 0 and channels % g == 0]))
-    k, d = _pair(draw, 1, 3), _pair(draw, 1, 2)
-    padding = draw(st.sampled_from([0, 1, [1, 0], "valid", "same"]))
-    stride = 1 if padding == "same" else _pair(draw, 1, 2)
-    if padding == "same":
-        (kh, kw), (dh, dw) = _as_pair(k), _as_pair(d)
-        oh, ow = h, w
-    else:
-        p = 0 if padding == "valid" else padding
-        if not _window_fits(h, w, k, p, d):
+def _name(g: Gen, sc: Scope, key: bool = False) -> str | None:
+    """A new member's name, or None for its position."""
+    r, u = g.r, g.r.random()
+    for _ in range(3):
+        if key:
+            name = r.choice(KEY_NAMES)
+        elif u < 0.25:
             return None
-        (kh, kw), (dh, dw), (ph, pw), (sh, sw) = _as_pair(k), _as_pair(d), _as_pair(p), _as_pair(stride)
-        oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-        ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-    fields = {"channels": channels, "kernel": k, "stride": stride, "padding": padding, "dilation": d}
-    fields |= {"groups": groups, "bias": draw(st.booleans()), "init": draw(st.sampled_from(INITS))}
-    fields["bias_init"] = _bias_init(draw)
-    return fields, (channels, oh, ow)
-
-
-def conv_transpose2d(draw, c, h, w):
-    channels, k, s, d = draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(1, 2)), 1
-    p = draw(st.integers(0, 1))
-    op = draw(st.integers(0, max(s, d) - 1))
-    out = [(n - 1) * s - 2 * p + d * (k - 1) + op + 1 for n in (h, w)]
-    if min(out) <= 0:
-        return None
-    fields = {"channels": channels, "kernel": k, "stride": s, "padding": p, "output_padding": op}
-    fields |= {"bias": draw(st.booleans()), "init": draw(st.sampled_from(INITS)), "bias_init": _bias_init(draw)}
-    return fields, (channels, *out)
-
-
-def batchnorm2d(draw, c, h, w):
-    fields = {"eps": draw(st.sampled_from([1e-5, 1e-3])), "momentum": draw(st.sampled_from([0.1, 0.9]))}
-    fields |= {"affine": draw(st.booleans()), "init": draw(st.sampled_from(["default", "zeros"]))}
-    return fields, (c, h, w)
-
-
-def _pool(draw, c, h, w, op):
-    k = _pair(draw, 1, 3)
-    p = draw(st.sampled_from([0, 1]))
-    if any(p * 2 > kk for kk in _as_pair(k)):
-        p = 0
-    dil = _pair(draw, 1, 2) if op == "maxpool2d" else 1
-    if not _window_fits(h, w, k, p, dil):
-        return None
-    stride = draw(st.sampled_from([None, 1, 2]))
-    ceil = draw(st.booleans())
-    (kh, kw), (dh, dw) = _as_pair(k), _as_pair(dil)
-    (sh, sw) = _as_pair(stride if stride is not None else k)
-    out = []
-    for size, kk, dd, ss in ((h, kh, dh, sh), (w, kw, dw, sw)):
-        span = dd * (kk - 1) + 1
-        n = (size + 2 * p - span + ((ss - 1) if ceil else 0)) // ss + 1
-        if ceil and (n - 1) * ss >= size + p:
-            n -= 1
-        out.append(n)
-    fields = {"kernel": k, "padding": p, "ceil_mode": ceil} | ({"stride": stride} if stride is not None else {})
-    if op == "maxpool2d":
-        fields["dilation"] = dil
-    else:
-        fields["count_include_pad"] = draw(st.booleans())
-    return fields, (c, *out)
-
-
-def maxpool2d(draw, c, h, w):
-    return _pool(draw, c, h, w, "maxpool2d")
-
-
-def avgpool2d(draw, c, h, w):
-    return _pool(draw, c, h, w, "avgpool2d")
-
-
-def adaptive_avgpool2d(draw, c, h, w):
-    size = draw(st.sampled_from([1, 2, [1, 2]]))
-    return {"size": size}, (c, *_as_pair(size))
-
-
-def global_avgpool2d(draw, c, h, w):
-    keep = draw(st.booleans())
-    return {"keepdims": keep}, ((c, 1, 1) if keep else (c,))
-
-
-def flatten(draw, *shape):
-    return {}, (math.prod(shape),)
-
-
-def local_response_norm(draw, c, h, w):
-    return {"size": draw(st.integers(1, 3)), "alpha": 1e-4, "beta": 0.75, "k": draw(st.sampled_from([1.0, 2.0]))}, (
-        c,
-        h,
-        w,
-    )
-
-
-def zero_pad2d(draw, c, h, w):
-    p = draw(st.sampled_from([0, 1, [1, 0, 2, 0]]))
-    left, right, top, bottom = (p, p, p, p) if isinstance(p, int) else p
-    return {"padding": p}, (c, h + top + bottom, w + left + right)
-
-
-def pad_channels(draw, c, h, w):
-    channels = c + draw(st.integers(0, 3))
-    return {"channels": channels}, (channels, h, w)
-
-
-def subsample2d(draw, c, h, w):
-    s = _pair(draw, 1, 2)
-    sh, sw = _as_pair(s)
-    return {"stride": s}, (c, -(-h // sh), -(-w // sw))
-
-
-def upsample(draw, c, h, w):
-    if h * w > 64:
-        return None
-    scale = draw(st.integers(1, 2))
-    return {"scale": scale, "mode": draw(st.sampled_from(["nearest", "bilinear"]))}, (c, h * scale, w * scale)
-
-
-def linear(draw, f):
-    fields = {"features": draw(st.integers(1, 8)), "bias": draw(st.booleans())}
-    fields |= {"init": draw(st.sampled_from(INITS)), "bias_init": _bias_init(draw)}
-    return fields, (fields["features"],)
-
-
-def _same(fields_fn):
-    def gen(draw, *shape):
-        return fields_fn(draw), shape
-
-    return gen
-
-
-IMAGE_OPS = {
-    "conv2d": conv2d,
-    "conv_transpose2d": conv_transpose2d,
-    "batchnorm2d": batchnorm2d,
-    "maxpool2d": maxpool2d,
-    "avgpool2d": avgpool2d,
-    "adaptive_avgpool2d": adaptive_avgpool2d,
-    "global_avgpool2d": global_avgpool2d,
-    "local_response_norm": local_response_norm,
-    "zero_pad2d": zero_pad2d,
-    "pad_channels": pad_channels,
-    "subsample2d": subsample2d,
-    "upsample": upsample,
-}
-ANY_OPS = {
-    "relu": _same(lambda d: {}),
-    "sigmoid": _same(lambda d: {}),
-    "tanh": _same(lambda d: {}),
-    "silu": _same(lambda d: {}),
-    "identity": _same(lambda d: {}),
-    "gelu": _same(lambda d: {"approximate": d(st.sampled_from(["none", "tanh"]))}),
-    "softmax": _same(lambda d: {"axis": d(st.sampled_from([1, -1]))}),
-    "flatten": flatten,
-    "dropout": _same(lambda d: {"p": d(st.sampled_from([0.0, 0.5]))}),
-    "stochastic_depth": _same(
-        lambda d: {"p": d(st.sampled_from([0.0, 0.2])), "mode": d(st.sampled_from(["row", "batch"]))}
-    ),
-    "scale": _same(lambda d: {"factor": d(st.sampled_from([-1.0, 0.5])), "offset": d(st.sampled_from([0.0, 1.0]))}),
-}
-FEATURE_OPS = {"linear": linear}
-for _act in ("relu6", "hardsigmoid", "hardswish", "mish"):
-    ANY_OPS[_act] = _same(lambda d: {})
-
-
-# Ops that read or change the layout: (draw, shape, layout) -> (fields, shape, layout) or None.
-# Layouts: "CHW" images (NHWC in Flax), "HWC" channels-last maps, "TD"/"DT" tokens, "F" features.
-
-
-def permute(draw, shape, layout):
-    if layout == "CHW":
-        return {"dims": [0, 2, 3, 1]}, (shape[1], shape[2], shape[0]), "HWC"
-    if layout == "HWC":
-        return {"dims": [0, 3, 1, 2]}, (shape[2], shape[0], shape[1]), "CHW"
-    if len(shape) == 2:
-        return {"dims": [0, 2, 1]}, (shape[1], shape[0]), layout[::-1]
+        elif u < 0.25 + g.weird:
+            name = weird_name(r, top=sc.top)
+        elif u < 0.3 + g.weird and sc.index:
+            name = str(r.randrange(sc.index + 1))  # a position, written, or an earlier named sibling's
+        else:
+            g.serial += 1
+            name = f"n{g.serial}"
+        if name not in sc.taken and name not in sc.shapes and name not in ("x", IN):
+            return name
     return None
 
 
-def transpose(draw, shape, layout):
-    if len(shape) != 2:
-        return None
-    return {"axes": draw(st.sampled_from([[1, 2], [-1, -2]]))}, (shape[1], shape[0]), layout[::-1]
+def _add(g: Gen, sc: Scope, entry: dict, name: str | None, out: Shape, layout: str, leaf: bool) -> None:
+    if name is not None:
+        entry = {"name": name, **entry}
+    ref = name if name is not None else str(sc.index)
+    sc.taken.add(ref)
+    sc.shapes[ref], sc.layouts[ref], sc.current = out, layout, ref
+    sc.index += 1
+    if leaf and sc.prefix is not None and not sc.top:
+        g.inner.append((sc.prefix + ref, out))
+    sc.entries.append(entry)
 
 
-def flatten_tokens(draw, shape, layout):
-    if layout != "CHW":
-        return None
-    return {"start": 2}, (shape[0], shape[1] * shape[2]), "DT"
+def _inputs(sc: Scope, fields: dict) -> dict | None:
+    """The member's `in`, as written: the default where it reads the previous value."""
+    ins = fields.pop("in")
+    ins = ins if isinstance(ins, list) else [ins]
+    if IN in ins and ins != [sc.current]:
+        return None  # the scope's input has no name here
+    if ins != [sc.current]:
+        fields["in"] = ins if len(ins) > 1 else ins[0]
+    return fields
 
 
-def reshape(draw, shape, layout):
-    size = math.prod(shape)
-    first = draw(st.sampled_from([d for d in range(1, size + 1) if size % d == 0]))
-    return {"shape": [first, -1]}, (first, size // first), "TD"
-
-
-def slice_(draw, shape, layout):
-    axis = draw(st.integers(1, len(shape)))
-    size = shape[axis - 1]
-    start = draw(st.integers(0, size - 1))
-    stop = draw(st.integers(start + 1, size))
-    step = draw(st.integers(1, 2))
-    fields = {"axis": axis, "start": start, "stop": stop, "step": step}
-    return fields, (*shape[: axis - 1], -(-(stop - start) // step), *shape[axis:]), layout
-
-
-def select(draw, shape, layout):
-    if len(shape) < 2:
-        return None
-    axis = draw(st.integers(1, len(shape)))
-    at = draw(st.integers(-shape[axis - 1], shape[axis - 1] - 1))
-    out = (*shape[: axis - 1], *shape[axis:])
-    rest = layout[: axis - 1] + layout[axis:]
-    return {"axis": axis, "at": at}, out, "F" if len(out) == 1 else {"HW": "TD"}.get(rest, rest)
-
-
-def roll(draw, shape, layout):
-    axes = draw(st.sampled_from([[1], [-1], list(range(1, len(shape) + 1))]))
-    return {"shifts": [draw(st.integers(-3, 3)) for _ in axes], "axes": axes}, shape, layout
-
-
-def channel_shuffle(draw, shape, layout):
-    if layout != "CHW":
-        return None
-    groups = draw(st.sampled_from([g for g in range(1, 4) if shape[0] % g == 0]))
-    return {"groups": groups}, shape, layout
-
-
-def layer_norm(draw, shape, layout):
-    fields = {"eps": draw(st.sampled_from([1e-5, 1e-6])), "affine": draw(st.booleans())}
-    if layout == "CHW":
-        fields["channels_first"] = True
-    return fields, shape, layout
-
-
-def linear_any(draw, shape, layout):
-    if layout == "CHW":
-        return None
-    fields, (features,) = linear(draw, shape[-1])
-    return fields, (*shape[:-1], features), layout
-
-
-def multihead_attention(draw, shape, layout):
-    if len(shape) != 2:
-        return None
-    heads = draw(st.sampled_from([h for h in (1, 2, 3) if shape[1] % h == 0]))
-    return {"heads": heads, "dropout": draw(st.sampled_from([0.0, 0.1])), "bias": draw(st.booleans())}, shape, layout
-
-
-def window_attention(draw, shape, layout):
-    if layout != "HWC":
-        return None
-    heads = draw(st.sampled_from([h for h in (1, 2) if shape[2] % h == 0]))
-    window = draw(st.sampled_from([1, 2, 3, [2, 3]]))
-    shift = [draw(st.integers(0, k - 1)) for k in _as_pair(window)]
-    fields = {"heads": heads, "window": window, "shift": shift, "qkv_bias": draw(st.booleans())}
-    return fields, shape, layout
-
-
-def parameter(draw, shape, layout):
-    batch = draw(st.booleans())
-    init = draw(st.sampled_from(["zeros", "normal", "trunc_normal", 0.5]))
-    stored = [1, *shape] if batch else list(shape)
-    return {"shape": stored, "batch": batch, "init": init}, shape, layout
-
-
-LAID_OPS = {
-    "permute": permute,
-    "transpose": transpose,
-    "reshape": reshape,
-    "slice": slice_,
-    "select": select,
-    "roll": roll,
-    "channel_shuffle": channel_shuffle,
-    "layer_norm": layer_norm,
-    "multihead_attention": multihead_attention,
-    "window_attention": window_attention,
-    "parameter": parameter,
-}
-LAID_EXTRA = {"flatten": flatten_tokens, "linear": linear_any}  # more forms of ops listed above
-JOIN_OPS = ("add", "multiply", "concat", "center_crop", "matmul")
-COVERED = set(IMAGE_OPS) | set(ANY_OPS) | set(FEATURE_OPS) | set(JOIN_OPS) | set(LAID_OPS)
-
-
-def _join(draw, op: str, current: str, shapes: dict[str, Shape], layouts: dict[str, str]):
-    """A join of the current node with an earlier one it fits (same layout), or None."""
-    cur, lay = shapes[current], layouts[current]
-    shapes = {n: s for n, s in shapes.items() if layouts[n] == lay or len(s) != len(cur)}
-    if op == "matmul":
-        if len(cur) < 2:
+def _op_fields(g: Gen, sc: Scope, op: str | None = None):
+    """(op, fields, shape, layout) of an op after the current value, or None where it does not fit."""
+    r = g.r
+    shape, layout = sc.shapes[sc.current], sc.layouts[sc.current]
+    if op is None:
+        pool = [*KEEP_OPS] if sc.keep else [*netops.ANY_OPS, *netops.JOIN_OPS, *netops.LAID_OPS, *netops.LAID_EXTRA]
+        pool += list(netops.IMAGE_OPS) if layout == "CHW" and not sc.keep else []
+        pool += list(netops.FEATURE_OPS) if len(shape) == 1 and not sc.keep else []
+        op = r.choice(sorted(set(pool)))
+        layers = [o for o in LAYERS if o in pool and (o != "linear" or layout != "CHW")]
+        if layers and r.random() < 0.3:  # layers of one class, each with its own init
+            op = r.choice(layers)
+    if sc.keep and op in ("linear", "conv2d"):  # one that keeps the shape: as many features out as in
+        if op == "linear" and layout != "CHW":
+            fields = {"in": sc.current, **netops.linear(r, shape[-1])[0], "features": shape[-1]}
+        elif op == "conv2d" and layout == "CHW" and (conv := netops.conv2d(r, *shape)) is not None:
+            fields = {"in": sc.current, **conv[0], "channels": shape[0], "padding": "same", "stride": 1}
+        else:
             return None
-        fits = [n for n, s in shapes.items() if len(s) == len(cur) and s[:-2] == cur[:-2] and s[-2] == cur[-1]]
-        if not fits:
-            return None
-        other = draw(st.sampled_from(fits))
-        return {"in": [current, other]}, (*cur[:-1], shapes[other][-1])
-    if op in ("add", "multiply"):
-        fits = [n for n, s in shapes.items() if s == cur and n != current]
-        if op == "multiply" and len(cur) == 3:
-            gates = [n for n, s in shapes.items() if s == (cur[0], 1, 1)]
-            if gates and draw(st.booleans()):
-                return {"in": [current, draw(st.sampled_from(gates))], "broadcast": True}, cur
-        other = draw(st.sampled_from(fits)) if fits else current
-        return {"in": [current, other]}, cur
-    if op == "concat":
-        fits = [n for n, s in shapes.items() if len(s) == len(cur) and s[1:] == cur[1:]]
-        other = draw(st.sampled_from(fits))
-        out = (cur[0] + shapes[other][0], *cur[1:])
-        return {"in": [current, other], "axis": 1}, out
-    if len(cur) != 3 or lay != "CHW":  # center_crop: crop the current image to an earlier, not larger one
+        made = fields, shape, layout
+    else:
+        made = netops.step(r, op, sc.current, sc.shapes, sc.layouts)
+    if made is None or min(made[1], default=0) <= 0 or len(made[1]) not in (1, 2, 3):
         return None
-    fits = [n for n, s in shapes.items() if len(s) == 3 and layouts[n] == "CHW" and s[1] <= cur[1] and s[2] <= cur[2]]
-    other = draw(st.sampled_from(fits))
-    return {"in": [current, other]}, (cur[0], *shapes[other][1:])
+    if sc.keep and made[1:] != (shape, layout):
+        return None
+    return ("flatten" if op == "flatten_tokens" else op), *made
 
 
-def _step(draw, rnd, op: str, current: str, shapes: dict, layouts: dict):
-    """The node `op` would add after `current`: (fields, shape, layout), or None where it does not fit."""
-    shape, layout = shapes[current], layouts[current]
-    if op == "flatten_tokens":  # a forced lead: an image's pixels as tokens
-        made = flatten_tokens(draw, shape, layout)
-        return None if made is None else ({"in": current, **made[0]}, made[1], made[2])
-    if op in JOIN_OPS:
-        made = _join(draw, op, current, shapes, layouts)
-        return None if made is None else (*made, layout)
-    laid = LAID_OPS.get(op) or (LAID_EXTRA.get(op) if len(shape) > 1 or op == "flatten" else None)
-    if laid is not None and (op in LAID_OPS or rnd.random() < 0.5):
-        made = laid(draw, shape, layout)
-        return None if made is None else ({"in": current, **made[0]}, made[1], made[2])
-    if (op in IMAGE_OPS and layout != "CHW") or (op in FEATURE_OPS and len(shape) != 1):
-        return None
-    made = {**IMAGE_OPS, **ANY_OPS, **FEATURE_OPS}[op](draw, *shape)
+def _leaf(g: Gen, sc: Scope, op: str | None = None, key: bool = False) -> bool:
+    made = _op_fields(g, sc, op)
     if made is None:
-        return None
-    out = made[1]
-    out_layout = layout if len(out) == len(shape) else {1: "F", 2: "TD", 3: "CHW"}[len(out)]
-    return {"in": current, **made[0]}, out, out_layout
+        return False
+    op, fields, out, layout = made
+    fields = _inputs(sc, fields)
+    if fields is None:
+        return False
+    if sc.block is not None:  # take an init from the caller: calls differ, the class is one
+        for (o, f), values in BLOCK_INITS.items():
+            if o == op and f in fields and g.r.random() < 0.6:
+                sc.block[f"{op}_{f}"] = values
+                fields[f] = "${" + f"{op}_{f}" + "}"
+    g.left -= 1
+    g.used.append(op)
+    _add(g, sc, {"op": op, **fields}, _name(g, sc, key=key), out, layout, leaf=True)
+    return True
 
 
-# ops that need another op before them to apply to a fresh image input
-LEADS = {
-    "linear": ["flatten"],
-    "multihead_attention": ["flatten_tokens"],
-    "transpose": ["flatten_tokens"],
-    "matmul": ["flatten_tokens"],
-    "window_attention": ["permute"],
-}
+def _scope(g: Gen, sc: Scope, name: str | None, keep: bool, copies: bool = False) -> Scope:
+    """The scope of a container's members, reading the current value."""
+    shape, layout = sc.shapes[sc.current], sc.layouts[sc.current]
+    visible = sc.current if not copies and not sc.current.isdigit() and sc.current != IN else IN
+    prefix = None if copies or sc.prefix is None or name is None else f"{sc.prefix}{name}."
+    inner = Scope({visible: shape}, {visible: layout}, visible, keep=keep or sc.keep, prefix=prefix)
+    inner.block = sc.block
+    return inner
+
+
+def _body(g: Gen, sc: Scope, depth: int, members: int, key: bool = False, owner: bool = False) -> list[dict]:
+    """Up to `members` members in `sc`; one named by a key, one holding a parameter, if asked."""
+    key_at = g.r.randrange(members) if key else -1
+    owner_at = g.r.randrange(members) if owner else -1
+    for i in range(members):
+        if i and g.left <= 0:
+            break
+        if i == owner_at and (_leaf(g, sc, g.r.choice(OWNERS)) or _leaf(g, sc, "parameter")):
+            continue
+        if i == key_at and _leaf(g, sc, key=True):
+            continue
+        _member(g, sc, depth)
+    return sc.entries
+
+
+def _member(g: Gen, sc: Scope, depth: int) -> None:
+    r = g.r
+    kinds = ["leaf"] * 4
+    if g.structure and g.left >= 2 and depth < (2 if sc.keep else 3):
+        kinds += ["group", "group", "keyed", "repeat", "repeat_op", "block", "block", "inline"]
+    kind = r.choice(kinds)
+    if kind == "leaf" or not _container(g, sc, depth, kind):
+        for _ in range(3):
+            if _leaf(g, sc):
+                return
+
+
+def _container(g: Gen, sc: Scope, depth: int, kind: str) -> bool:
+    r = g.r
+    name = _name(g, sc)
+    owner = r.random() < 0.4
+    if kind in ("group", "keyed"):
+        inner = _scope(g, sc, name if name is not None else str(sc.index), keep=False)
+        members = _body(g, inner, depth + 1, r.randint(1, 3), key=kind == "keyed", owner=owner)
+        if not members:
+            return False
+        entry: dict = {"nodes": members}
+        value = inner.current
+        if len(members) > 1 and r.random() < 0.15:  # a member before the last is the group's value
+            value = r.choice([n for n in inner.shapes if n != IN and n in inner.taken])
+            entry["output"] = value
+        _add(g, sc, entry, name, inner.shapes[value], inner.layouts[value], leaf=False)
+        return True
+    if kind == "repeat_op":
+        inner = _scope(g, sc, None, keep=True, copies=True)
+        made = _op_fields(g, inner)
+        if made is None or made[0] in netops.JOIN_OPS:
+            return False
+        op, fields, out, layout = made
+        fields.pop("in")
+        g.left -= 1
+        g.used.append(op)
+        _add(g, sc, {"repeat": r.randint(1, 3), "op": op, **fields}, name, out, layout, leaf=False)
+        return True
+    if kind in ("repeat", "inline"):
+        inner = _scope(g, sc, None, keep=True, copies=True)
+        if kind == "inline":  # leaves only, unnamed, each reading the one before
+            for i in range(r.randint(1, 2)):
+                _leaf(g, inner, r.choice(OWNERS) if owner and i == 0 else None)
+        members = inner.entries if kind == "inline" else _body(g, inner, depth + 1, r.randint(1, 2), owner=owner)
+        if not members:
+            return False
+        copies = r.randint(1, 3)
+        shape, layout = sc.shapes[sc.current], sc.layouts[sc.current]
+        if kind == "inline":  # the copies' members join this sequence, named by position
+            members = [{k: v for k, v in m.items() if k != "name"} for m in members]
+            if any("in" in m for m in members):
+                return False
+            sc.entries.append({"repeat": copies, "inline": True, "nodes": members})
+            for _ in range(copies * len(members)):
+                ref = str(sc.index)
+                sc.taken.add(ref)
+                sc.shapes[ref], sc.layouts[ref], sc.current = shape, layout, ref
+                sc.index += 1
+            return True
+        entry = {"repeat": copies, "nodes": members}
+        if r.random() < 0.4:
+            entry["names"] = r.choice(NAME_TEMPLATES)
+        _add(g, sc, entry, name, shape, layout, leaf=False)
+        return True
+    return _call(g, sc, depth, name, owner)
+
+
+def _call(g: Gen, sc: Scope, depth: int, name: str | None, owner: bool) -> bool:
+    """A block call: of a block defined for this input shape already (another instance of its
+    class, with other init values), or of a new one."""
+    r = g.r
+    shape, layout = sc.shapes[sc.current], sc.layouts[sc.current]
+    known = [b for b in g.calls.get((shape, layout), []) if not sc.keep or b[1:3] == (shape, layout)]
+    if known and r.random() < 0.6:
+        block, out, out_layout, params = r.choice(known)
+    else:
+        block = next((b for b in [r.choice(BLOCK_NAMES) for _ in range(3)] if b not in g.blocks), f"b{len(g.blocks)}")
+        body = Scope({"x": shape}, {"x": layout}, "x", keep=sc.keep, block={}, taken={"x"})
+        g.blocks[block] = {}  # taken: a block in its body gets another name
+        members = _body(g, body, depth + 1, r.randint(1, 3), key=r.random() < 0.3, owner=owner)
+        if not members:
+            del g.blocks[block]
+            return False
+        params = body.block
+        g.blocks[block] = {"params": {p: vs[0] for p, vs in params.items()}} if params else {}
+        g.blocks[block]["nodes"] = members
+        out, out_layout = body.shapes[body.current], body.layouts[body.current]
+        g.calls.setdefault((shape, layout), []).append((block, out, out_layout, params))
+    entry: dict = {"block": block}
+    same = (out, out_layout) == (shape, layout)
+    if same and r.random() < 0.5:  # copies of the call, each with its own init
+        copies = r.randint(2, 3)
+        entry = {"repeat": copies, **entry}
+        if params:
+            entry["with"] = {p: "${" + repr([r.choice(vs) for _ in range(copies)]) + "[i]}" for p, vs in params.items()}
+    elif params:
+        entry["with"] = {p: r.choice(vs) for p, vs in params.items() if r.random() < 0.8}
+    _add(g, sc, entry, name, out, out_layout, leaf=False)
+    return True
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style for containers, one line for each op entry (values are scalars or lists of them)."""
+
+
+def _scalars(v) -> bool:
+    return not isinstance(v, (dict, list)) or isinstance(v, list) and all(map(_scalars, v))
+
+
+_Dumper.add_representer(
+    dict, lambda d, data: d.represent_mapping("tag:yaml.org,2002:map", data, all(map(_scalars, data.values())))
+)
+_Dumper.add_representer(list, lambda d, data: d.represent_sequence("tag:yaml.org,2002:seq", data, _scalars(data)))
+
+
+def dump(spec: dict) -> str:
+    return yaml.dump(spec, Dumper=_Dumper, sort_keys=False, width=10**6, allow_unicode=True)
+
+
+def generate(r, max_nodes: int = 6, force: str | None = None, structure: bool = True, weird: float = 0.3):
+    """A valid spec (YAML text) over random ops; returns it, the expected shape of each output and the
+    ops used. With `force`, that op comes first (after the op it needs, e.g. a flatten for ops on
+    features). `r` is a random.Random, or Hypothesis's."""
+    c, h, w = r.randint(1, 4), r.randint(1, 7), r.randint(1, 7)
+    g = Gen(r, r.randint(1, max_nodes), structure, weird if structure else 0.0)
+    top = Scope({"x": (c, h, w)}, {"x": "CHW"}, "x", top=True, prefix="", taken={"x"})
+    for op in netops.LEADS.get(force, []) + ([force] if force else []):
+        _leaf(g, top, op)
+    for _ in range(100):
+        if g.left <= 0:
+            break
+        _member(g, top, 0)
+    if not top.entries:
+        _add(g, top, {"op": "identity"}, "n0", (c, h, w), "CHW", leaf=True)
+    outputs = [n for n in top.shapes if n != "x"]
+    if g.inner and r.random() < 0.2:  # a node inside a group: the group is no longer callable as a unit
+        outputs.append(r.choice(g.inner)[0])
+    expected = {**{n: top.shapes[n] for n in outputs if n in top.shapes}, **{p: s for p, s in g.inner}}
+    spec: dict = {"name": r.choice(NET_NAMES) if structure else "fuzz", "inputs": {"x": [c, h, w]}}
+    spec |= {"outputs": outputs, "nodes": top.entries}
+    if g.blocks:
+        spec["blocks"] = g.blocks
+    return dump(spec), {p: tuple(expected[p]) for p in outputs}, g.used
 
 
 @st.composite
-def network(draw, max_nodes: int = 6, force: str | None = None) -> tuple[str, dict[str, Shape], list[str]]:
-    """A valid spec (YAML text) over random ops; returns it, the expected shapes and the ops used.
-    With `force`, that op comes first (after the op it needs, e.g. a flatten for ops on features)."""
-    c, h, w = draw(st.integers(1, 4)), draw(st.integers(1, 7)), draw(st.integers(1, 7))
-    shapes: dict[str, Shape] = {"x": (c, h, w)}
-    layouts: dict[str, str] = {"x": "CHW"}
-    lines, used, current = [], [], "x"
-    rnd = draw(st.randoms(use_true_random=False))  # an even choice of op: sampled_from favours the first
-    plan = LEADS.get(force, []) + ([force] if force else [])
-    for i in range(len(plan) + draw(st.integers(0 if plan else 1, max_nodes))):
-        shape, layout = shapes[current], layouts[current]
-        pool = [*ANY_OPS, *JOIN_OPS, *LAID_OPS, *LAID_EXTRA]
-        pool += list(IMAGE_OPS) if layout == "CHW" else list(FEATURE_OPS) if len(shape) == 1 else []
-        op = plan[i] if i < len(plan) else rnd.choice(sorted(set(pool)))
-        made = _step(draw, rnd, op, current, shapes, layouts)
-        if made is None or min(made[1], default=0) <= 0 or len(made[1]) not in (1, 2, 3):
-            continue
-        fields, out, out_layout = made
-        op = "flatten" if op == "flatten_tokens" else op
-        named = rnd.random() < 0.7  # an unnamed node is named by its position: '3'
-        name = f"n{i}" if named else str(len(lines))
-        body = ", ".join(f"{k}: {_yaml(v)}" for k, v in fields.items())
-        lines.append(f"  - {{{f'name: {name}, ' if named else ''}op: {op}, {body}}}")
-        shapes[name], layouts[name], current = out, out_layout, name
-        used.append(op)
-    if not lines:
-        lines.append("  - {name: n0, op: identity, in: x}")
-        shapes["n0"], used = (c, h, w), ["identity"]
-    names = [n for n in shapes if n != "x"]
-    listed = ", ".join(f"'{n}'" for n in names)
-    text = f"name: fuzz\ninputs: {{x: [{c}, {h}, {w}]}}\noutputs: [{listed}]\nnodes:\n" + "\n".join(lines)
-    return text + "\n", {n: shapes[n] for n in names}, used
-
-
-def _yaml(v) -> str:
-    if isinstance(v, str) and v.isdigit():
-        return f"'{v}'"
-    if isinstance(v, list):
-        return "[" + ", ".join(_yaml(x) for x in v) + "]"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
+def network(draw, max_nodes: int = 6, force: str | None = None, structure: float = 0.6):
+    """`generate` as a Hypothesis strategy: structured with probability `structure` (never with `force`)."""
+    r = draw(st.randoms(use_true_random=False))
+    return generate(r, max_nodes, force, structure=force is None and r.random() < structure)

@@ -2,8 +2,9 @@
 
 Hypothesis drives the engine in tests/fuzzing.py (structural and textual mutations: types, ranges,
 deletions, unknown keys, references, expressions, YAML tags/anchors/aliases, encodings, special
-paths) with a fixed seed and a bounded budget; benchmarks/fuzz.py runs the same engine for long
-campaigns. The last guard (AS900, an internal error) must never be reached.
+paths; generated networks and targeted edits, tests/fuzz_edits.py) with a fixed seed and a bounded
+budget; benchmarks/fuzz.py runs the same engine for long campaigns. The last guard (AS900, an
+internal error) must never be reached. Whether the valid ones build is tests/test_fuzz_backends.py's.
 """
 
 from __future__ import annotations

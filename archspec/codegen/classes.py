@@ -97,8 +97,9 @@ class GenClass:
 # --- drafting ---------------------------------------------------------------------------------
 
 
-def _sequential(box: Container) -> bool:
-    """A chain of modules over numbered children: nn.Sequential needs no class of its own."""
+def _sequential(box: Container, backend: Backend) -> bool:
+    """A chain of modules over numbered children, each called on the previous output alone
+    (`layer(x)`: not attention's `layer(x, x, x)`): nn.Sequential needs no class of its own."""
     names = list(box.children)
     if names != [str(i) for i in range(len(names))] or len(box.units) != len(names) or len(box.inputs) != 1:
         return False
@@ -108,8 +109,17 @@ def _sequential(box: Container) -> bool:
             return False
         if isinstance(unit.item, Leaf) and not unit.item.node.op.reads_input:  # a learned tensor is not a layer
             return False
+        if isinstance(unit.item, Leaf) and not _called_alone(unit.item.node, backend):
+            return False
         prev = unit.value
     return prev == box.outputs[0] and [u.access[0] for u in box.units] == names
+
+
+def _called_alone(node, backend: Backend) -> bool:
+    """Whether the backend calls the node's layer as `layer(x)`, as a sequential container does."""
+    layer, x = ast.Name("layer", ast.Load()), ast.Name("x", ast.Load())
+    called = backend.call(node, layer, [x])
+    return ast.dump(called) == ast.dump(ast.Call(layer, [x], []))
 
 
 def _ctor(child: Leaf | Container, backend: Backend, drafts: dict[int, Draft]) -> ast.expr | None:
@@ -138,7 +148,7 @@ def _access(unit: Unit, backend: Backend) -> ast.expr:
 
 
 def draft(box: Container, net: Network, backend: Backend, drafts: dict[int, Draft]) -> Draft:
-    if box.path and _sequential(box):
+    if box.path and _sequential(box, backend):
         items = [_ctor(c, backend, drafts) for c in box.children.values()]
         if all(i is not None for i in items):
             d = Draft(box, "sequential", expr=SeqNode(items))  # type: ignore[arg-type]

@@ -93,12 +93,27 @@ def _same(op, padding) -> bool:
     return s == (1, 1) and padding == (((k[0] - 1) // 2,) * 2, ((k[1] - 1) // 2,) * 2)
 
 
+def _subsampled(op) -> bool:
+    """Whether a convolution runs at stride 1 and keeps every stride-th output (the same values): XLA's
+    gradient of a convolution both strided and dilated fails an internal check and ends the process."""
+    return pair(op.stride) != (1, 1) and pair(op.dilation) != (1, 1)
+
+
+def _conv2d_call(op, m, a, s):
+    out = ast.Call(m, [a[0]], [])
+    if not _subsampled(op):
+        return out
+    sh, sw = pair(op.stride)
+    return template(f"{{y}}[:, ::{sh}, ::{sw}]", y=out)
+
+
 def conv2d(op, shape):
     kh, kw = pair(op.kernel)
     explicit = op._pads(shape)
     same = _same(op, explicit)
+    stride = (1, 1) if _subsampled(op) else pair(op.stride)
     kwargs = {
-        "strides": Slot(square(pair(op.stride)), "strides", default=1),
+        "strides": Slot(square(stride), "strides", default=1),
         "padding": Slot(pads(explicit), "padding", default=pads(explicit) if same else NO_DEFAULT),
         "kernel_dilation": Slot(square(pair(op.dilation)), "kernel_dilation", default=1),
         "feature_group_count": Slot(op.groups, "feature_group_count", default=1),
@@ -157,7 +172,7 @@ def batchnorm2d(op, shape):
     return call("BatchNorm2d", ch(shape[0], "num_features"), **kwargs)
 
 
-_layer("conv2d", conv2d)
+EMITTERS["conv2d"] = OpEmitter(conv2d, _conv2d_call)
 _layer("linear", linear)
 _layer("batchnorm2d", batchnorm2d, ("BatchNorm2d",))
 _layer("conv_transpose2d", conv_transpose2d, ("ConvTranspose2d",))
@@ -183,17 +198,15 @@ def _pool_pads(op, shape, ceil: bool) -> tuple[tuple[int, int], tuple[int, int]]
 
 
 def _maxpool(op, a, shape):
-    kwargs = {}
-    if pair(op.dilation) != (1, 1):
-        kwargs["dilation"] = Slot(pair(op.dilation), "dilation")
-    return call(
-        "max_pool2d",
+    args = [
         a[0],
         Slot(pair(op.kernel), "kernel"),
         Slot(pair(op.stride or op.kernel), "stride"),
         Slot(_pool_pads(op, shape, op.ceil_mode), "pads"),
-        **kwargs,
-    )
+    ]
+    if pair(op.dilation) == (1, 1):
+        return call("max_pool2d", *args)
+    return call("dilated_max_pool2d", *args, Slot(pair(op.dilation), "dilation"))
 
 
 def _avgpool(op, a, shape):
@@ -237,7 +250,9 @@ _functional(
     "softmax",
     lambda op, a, s: call("nnx.softmax", a[0], axis=Slot(axis(op.axis, len(s) + 1, layout_of(s)), "axis")),
 )
-_functional("maxpool2d", _maxpool, ("max_pool2d",))
+_functional(
+    "maxpool2d", _maxpool, lambda op: ("max_pool2d",) if pair(op.dilation) == (1, 1) else ("dilated_max_pool2d",)
+)
 _functional("avgpool2d", _avgpool, ("avg_pool2d",))
 _functional(
     "adaptive_avgpool2d",

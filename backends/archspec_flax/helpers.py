@@ -67,13 +67,28 @@ def torch_default_bias(fan_in: int):
 HELPERS = {
     "max_pool2d": '''
 
-def max_pool2d(x: jax.Array, kernel, stride, pads, dilation=(1, 1)) -> jax.Array:
+def max_pool2d(x: jax.Array, kernel, stride, pads) -> jax.Array:
     """PyTorch's MaxPool2d on NHWC: explicit (lo, hi) -inf padding; ceil_mode is extra hi padding."""
     # literal identities (-inf, 0.0) let JAX recognise max/sum pooling, which it can differentiate
     window, strides = (1, *kernel, 1), (1, *stride, 1)
-    return jax.lax.reduce_window(
-        x, -jnp.inf, jax.lax.max, window, strides, ((0, 0), *pads, (0, 0)), None, (1, *dilation, 1)
-    )
+    return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, strides, ((0, 0), *pads, (0, 0)))
+''',
+    "dilated_max_pool2d": '''
+
+def dilated_max_pool2d(x: jax.Array, kernel, stride, pads, dilation) -> jax.Array:
+    """PyTorch's MaxPool2d with dilation on NHWC: the maximum of the window's strided slices (JAX
+    cannot differentiate reduce_window over a dilated window)."""
+    x = jnp.pad(x, ((0, 0), *pads, (0, 0)), constant_values=-jnp.inf)
+    rows = (x.shape[1] - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+    cols = (x.shape[2] - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+    out = None
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            top, left = i * dilation[0], j * dilation[1]
+            bottom, right = top + (rows - 1) * stride[0] + 1, left + (cols - 1) * stride[1] + 1
+            tap = x[:, top : bottom : stride[0], left : right : stride[1]]
+            out = tap if out is None else jnp.maximum(out, tap)
+    return out
 ''',
     "avg_pool2d": '''
 

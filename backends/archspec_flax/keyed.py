@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 
 # Public attributes of nnx.Module and nnx.Dict, instances included (flax 0.12), and what generated
-# classes define. tests/test_names.py holds this against the installed flax.
+# classes define. tests/test_keyed_names.py holds this against the installed flax.
 RESERVED = frozenset(
     [
         "clear",
@@ -33,7 +33,13 @@ RESERVED = frozenset(
         "update",
         "values",
     ]
-) | {"deterministic"}  # the training flag generated classes keep
+) | {
+    "deterministic",  # the training flag generated classes keep; nnx's eval()/train() set it on
+    "use_running_average",  # every module that has it, and this one too
+    "archspec_source",  # set on the model by archspec.build
+    "archspec_backend",
+    "archspec_fingerprint",
+}
 
 ESCAPE = "~"
 

@@ -11,76 +11,84 @@ from __future__ import annotations
 
 import ast
 
-# Public attributes of nn.Module and nn.ModuleDict, instances included (torch 2.13); private names
-# (a leading `_`) are always keyed. tests/test_names.py holds this against the installed torch.
-RESERVED = frozenset(
-    [
-        "T_destination",
-        "add_module",
-        "apply",
-        "bfloat16",
-        "buffers",
-        "call_super_init",
-        "children",
-        "clear",
-        "compile",
-        "cpu",
-        "cuda",
-        "double",
-        "dump_patches",
-        "eval",
-        "extra_repr",
-        "float",
-        "forward",
-        "get_buffer",
-        "get_extra_state",
-        "get_parameter",
-        "get_submodule",
-        "half",
-        "ipu",
-        "items",
-        "keys",
-        "load_state_dict",
-        "modules",
-        "mtia",
-        "named_buffers",
-        "named_children",
-        "named_modules",
-        "named_parameters",
-        "parameters",
-        "pop",
-        "register_backward_hook",
-        "register_buffer",
-        "register_forward_hook",
-        "register_forward_pre_hook",
-        "register_full_backward_hook",
-        "register_full_backward_pre_hook",
-        "register_load_state_dict_post_hook",
-        "register_load_state_dict_pre_hook",
-        "register_module",
-        "register_parameter",
-        "register_state_dict_post_hook",
-        "register_state_dict_pre_hook",
-        "requires_grad_",
-        "set_extra_state",
-        "set_submodule",
-        "share_memory",
-        "state_dict",
-        "to",
-        "to_empty",
-        "train",
-        "training",
-        "type",
-        "update",
-        "values",
-        "xpu",
-        "zero_grad",
-    ]
-) | {"reset_parameters"}  # defined by generated models
+# What archspec.build sets on the model it returns (archspec/codegen instantiate()).
+BUILD_ATTRIBUTES = frozenset({"archspec_source", "archspec_backend", "archspec_fingerprint"})
 
-# Instance attributes nn.Module assigns after construction (`train()` sets `training`): a member
-# under such a name needs a module whose __setattr__ lets them through (KeyedModule).
-ASSIGNED = frozenset({"training"})
+# Public attributes of nn.Module and nn.ModuleDict, instances included (torch 2.13); private names
+# (a leading `_`) are always keyed. tests/test_keyed_names.py holds this against the installed torch.
+RESERVED = (
+    frozenset(
+        [
+            "T_destination",
+            "add_module",
+            "apply",
+            "bfloat16",
+            "buffers",
+            "call_super_init",
+            "children",
+            "clear",
+            "compile",
+            "cpu",
+            "cuda",
+            "double",
+            "dump_patches",
+            "eval",
+            "extra_repr",
+            "float",
+            "forward",
+            "get_buffer",
+            "get_extra_state",
+            "get_parameter",
+            "get_submodule",
+            "half",
+            "ipu",
+            "items",
+            "keys",
+            "load_state_dict",
+            "modules",
+            "mtia",
+            "named_buffers",
+            "named_children",
+            "named_modules",
+            "named_parameters",
+            "parameters",
+            "pop",
+            "register_backward_hook",
+            "register_buffer",
+            "register_forward_hook",
+            "register_forward_pre_hook",
+            "register_full_backward_hook",
+            "register_full_backward_pre_hook",
+            "register_load_state_dict_post_hook",
+            "register_load_state_dict_pre_hook",
+            "register_module",
+            "register_parameter",
+            "register_state_dict_post_hook",
+            "register_state_dict_pre_hook",
+            "requires_grad_",
+            "set_extra_state",
+            "set_submodule",
+            "share_memory",
+            "state_dict",
+            "to",
+            "to_empty",
+            "train",
+            "training",
+            "type",
+            "update",
+            "values",
+            "xpu",
+            "zero_grad",
+        ]
+    )
+    | {"reset_parameters"}
+    | BUILD_ATTRIBUTES
+)  # defined by generated models, set by build()
+
+# Instance attributes assigned after construction (`train()` sets `training`, build() the
+# archspec_* ones): a member under such a name needs a module whose __setattr__ lets them
+# through (KeyedModule).
+ASSIGNED = frozenset({"training"}) | BUILD_ATTRIBUTES
 
 KEYED_MODULE = '''
 class KeyedModule(nn.Module):
