@@ -21,10 +21,9 @@ from pydantic_core import PydanticCustomError
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def identifier_problem(name: str, *, positional_ok: bool = False) -> str | None:
-    """Why `name` cannot become an attribute in generated code, or None if it can."""
-    if positional_ok and name.isdigit() and (name == "0" or not name.startswith("0")):
-        return None
+def identifier_problem(name: str) -> str | None:
+    """Why `name` cannot name a parameter, a block or a repeat index (names that expressions and
+    generated constructors use), or None if it can."""
     if not _IDENT.match(name):
         return f"'{name}' is not a valid Python identifier (letters, digits and _, not starting with a digit)"
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
