@@ -214,16 +214,17 @@ def _check_nesting(text: str, filename: str) -> None:
 
     The bound is ours whatever the YAML library does: libyaml 0.2.5 as bundled with PyYAML
     6.0.4 stops at 1,000 levels of flow nesting while it scans ahead for a key, before the
-    parser yields our 101st level. Then the pure-Python parser, which has no bound of its own
-    and only runs on such a file, finds where ours is crossed."""
+    parser yields our 101st level. Then the text up to where libyaml stopped, 1,000 levels
+    deep, is walked again: short of its bound, it yields our 101st level and its location."""
     try:
         _walk_nesting(_Loader(text), filename)
     except yaml.MarkedYAMLError as exc:
         if "nesting depth" not in str(exc.problem):
             return  # composing reports it, with its position
+        mark = exc.problem_mark or exc.context_mark
         with contextlib.suppress(yaml.YAMLError):
-            _walk_nesting(yaml.SafeLoader(text), filename)
-        _nesting_error(filename, exc.problem_mark or exc.context_mark)
+            _walk_nesting(_Loader(text[: mark.index]), filename)
+        _nesting_error(filename, mark)
     except yaml.YAMLError:
         return
 

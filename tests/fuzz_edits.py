@@ -14,17 +14,18 @@ import netgen
 from fuzz_names import weird_name
 
 
-def _containers(tree, path=()):
+def containers(tree, path=()):
+    """Every (path, container) inside a document."""
     yield path, tree
     items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, list) else ()
     for k, v in items:
         if isinstance(v, (dict, list)):
-            yield from _containers(v, (*path, k))
+            yield from containers(v, (*path, k))
 
 
 def _node_lists(tree):
     """(member entries, the group or file holding them, at the top level?) for every sequence."""
-    for path, c in _containers(tree):
+    for path, c in containers(tree):
         if isinstance(c, dict) and isinstance(c.get("nodes"), list):
             yield c["nodes"], c, path == ()
 
@@ -47,7 +48,7 @@ def _rename_refs(nodes: list, holder: dict, old: str, new: str) -> None:
             return {**ref, "node": fix(ref["node"])}
         return [fix(x) for x in ref] if isinstance(ref, list) else ref
 
-    for _, e in _containers(nodes):  # members of groups inside see it too
+    for _, e in containers(nodes):  # members of groups inside see it too
         if isinstance(e, dict) and "in" in e:
             e["in"] = fix(e["in"])
     for key in ("output", "outputs"):

@@ -217,13 +217,7 @@ def value(rng: random.Random, names: list[str], depth: int = 0):
 # --- structural mutations -------------------------------------------------------------------------
 
 
-def _containers(tree, path=()):
-    """Every (path, container) inside the document: mutation sites."""
-    yield path, tree
-    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, list) else ()
-    for k, v in items:
-        if isinstance(v, (dict, list)):
-            yield from _containers(v, (*path, k))
+_containers = fuzz_edits.containers  # every (path, container) inside the document: mutation sites
 
 
 def _names(tree) -> list[str]:
