@@ -329,6 +329,13 @@ def _repeat(raw: LocDict, ctx: Ctx, disabled: dict, position: int) -> list[TNode
             disabled[name] = raw.loc
         return []
     entry = resolve(raw, ctx, Repeat, what, ("repeat", "as", "index", "inline", "in"))
+    if "repeat" not in entry:  # `repeat:` null, or a ${...} that gave None: absent, yet it made this a repeat
+        ctx.fail(
+            "AS104",
+            "`repeat` has no value: a repeat needs a count or a list",
+            loc_at(raw, "repeat"),
+            "write a count (`repeat: 3`) or a list (`repeat: ${[64, 128]}`), or drop the key",
+        )
     count = entry["repeat"]
     size = count if isinstance(count, int) else len(count)
     if size > MAX_REPEAT:

@@ -160,3 +160,16 @@ def test_reserved_snapshots_cover_the_installed_frameworks():
 def test_plain_names_stay_plain_attributes(backend):
     source = archspec.compile(SPECS / "resnet18.yaml", backend=backend)
     assert "_modules[" not in source and "setattr(" not in source and "KeyedModule" not in source
+
+
+def test_init_loop_skips_biasless_layers_inside_others():
+    """reset_parameters' loop over nn.Linear also reaches attention's out_proj, which has no bias
+    without `bias: true` (fuzz seed 202: 'NoneType' object has no attribute 'zero_')."""
+    spec = (
+        "inputs: {x: [4, 6]}\n"
+        "nodes:\n"
+        "  - {op: multihead_attention, heads: 2, bias: false}\n"
+        "  - {op: linear, features: 3, init: normal, bias_init: zeros}\n"
+    )
+    t = run_both(spec)
+    assert "if m.bias is not None:" in t.archspec_source

@@ -584,3 +584,12 @@ nodes:
     )
     [error] = result.errors
     assert (error.code, error.node, error.also) == ("AS103", "a.oops", ("b.oops",))
+
+
+def test_a_repeat_of_nodes_without_a_count_is_a_located_error():
+    """`repeat:` with no value on a repeat of nodes (fuzz seed 202, a truncated ConvNeXt) was an AS900
+    internal error (KeyError: 'repeat')."""
+    text = "inputs: {x: [4]}\nnodes:\n  - {op: relu}\n  - repeat:\n"
+    [error] = archspec.analyze("<spec>", text=text).errors
+    assert (error.code, error.loc.line, error.loc.column) == ("AS104", 4, 12)
+    assert error.message == "`repeat` has no value: a repeat needs a count or a list"

@@ -158,11 +158,17 @@ def init_statements(net: Network) -> list[tuple[int, ast.stmt]]:
         if len(schemes) == 1 and schemes != {("default", "default")}:
             ((weight, bias),) = schemes
             out.append((0, ast.parse("for m in self.modules():\n    pass").body[0]))
-            out.append((1, ast.parse(f"if isinstance(m, {TORCH_CLASS[op_name]}):\n    pass").body[0]))
-            if weight != "default":
-                out.append((2, _init_call(weight, _attr(m, "weight"))))
-            if bias != "default":
+            # the loop also reaches layers inside others (attention's out_proj), which may have no bias
+            test = f"isinstance(m, {TORCH_CLASS[op_name]})"
+            if weight == "default":
+                out.append((1, ast.parse(f"if {test} and m.bias is not None:\n    pass").body[0]))
                 out.append((2, _bias(bias, _attr(m, "bias"))))
+                continue
+            out.append((1, ast.parse(f"if {test}:\n    pass").body[0]))
+            out.append((2, _init_call(weight, _attr(m, "weight"))))
+            if bias != "default":
+                out.append((2, ast.parse("if m.bias is not None:\n    pass").body[0]))
+                out.append((3, _bias(bias, _attr(m, "bias"))))
             continue
         for n in nodes:
             if n.op.init != "default":
