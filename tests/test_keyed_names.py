@@ -173,3 +173,17 @@ def test_init_loop_skips_biasless_layers_inside_others():
     )
     t = run_both(spec)
     assert "if m.bias is not None:" in t.archspec_source
+
+
+@pytest.mark.parametrize(
+    "conv",
+    [
+        "{op: conv2d, channels: 2, kernel: 2, stride: 2, padding: 1}",  # one output row from a strided axis
+        "{op: conv2d, channels: 1, kernel: 2, stride: 2, padding: 1, dilation: [1, 2]}",  # strided and dilated
+    ],
+)
+def test_flax_trains_convolutions_xla_cannot_differentiate(conv):
+    """XLA's gradient of these strided convolutions aborted the process (fuzz seeds 8 and 202):
+    Flax runs them at stride 1 and keeps every stride-th output."""
+    t = run_both(f"inputs: {{x: [1, 1, 6]}}\nnodes:\n  - {conv}\n  - {{op: flatten}}\n")
+    assert t is not None

@@ -93,15 +93,20 @@ def _same(op, padding) -> bool:
     return s == (1, 1) and padding == (((k[0] - 1) // 2,) * 2, ((k[1] - 1) // 2,) * 2)
 
 
-def _subsampled(op) -> bool:
+def _subsampled(op, shape) -> bool:
     """Whether a convolution runs at stride 1 and keeps every stride-th output (the same values): XLA's
-    gradient of a convolution both strided and dilated fails an internal check and ends the process."""
-    return pair(op.stride) != (1, 1) and pair(op.dilation) != (1, 1)
+    gradient of a strided convolution fails an internal check, ending the process, where it is also
+    dilated or gives a single output along a strided axis."""
+    stride = pair(op.stride)
+    if stride == (1, 1):
+        return False
+    single = any(st > 1 and size == 1 for st, size in zip(stride, shape.out[-2:])) if len(shape.out) == 3 else False
+    return pair(op.dilation) != (1, 1) or single
 
 
 def _conv2d_call(op, m, a, s):
     out = ast.Call(m, [a[0]], [])
-    if not _subsampled(op):
+    if not _subsampled(op, s):
         return out
     sh, sw = pair(op.stride)
     return template(f"{{y}}[:, ::{sh}, ::{sw}]", y=out)
@@ -111,7 +116,7 @@ def conv2d(op, shape):
     kh, kw = pair(op.kernel)
     explicit = op._pads(shape)
     same = _same(op, explicit)
-    stride = (1, 1) if _subsampled(op) else pair(op.stride)
+    stride = (1, 1) if _subsampled(op, shape) else pair(op.stride)
     kwargs = {
         "strides": Slot(square(stride), "strides", default=1),
         "padding": Slot(pads(explicit), "padding", default=pads(explicit) if same else NO_DEFAULT),
