@@ -107,12 +107,17 @@ def _sequential(box: Container, backend: Backend) -> bool:
     for unit in box.units:
         if unit.reads != [prev] or unit.training or len(unit.access) != 1:
             return False
-        if isinstance(unit.item, Leaf) and not unit.item.node.op.reads_input:  # a learned tensor is not a layer
+        if learned_tensor(unit.item):  # a learned tensor is not a layer
             return False
         if isinstance(unit.item, Leaf) and not _called_alone(unit.item.node, backend):
             return False
         prev = unit.value
     return prev == box.outputs[0] and [u.access[0] for u in box.units] == names
+
+
+def learned_tensor(child: Leaf | Container) -> bool:
+    """A learned tensor of its own (a `parameter` node): registered as a parameter, not a layer."""
+    return isinstance(child, Leaf) and not child.node.op.reads_input
 
 
 def _called_alone(node, backend: Backend) -> bool:
@@ -137,7 +142,7 @@ def _ctor(child: Leaf | Container, backend: Backend, drafts: dict[int, Draft]) -
 
 
 def _access(unit: Unit, backend: Backend) -> ast.expr:
-    tensor = isinstance(unit.item, Leaf) and not unit.item.node.op.reads_input
+    tensor = learned_tensor(unit.item)
     *path, last = unit.access
     if not path:
         return backend.idioms.member(last, tensor)

@@ -6,7 +6,17 @@ from __future__ import annotations
 import ast
 
 from ..api import Network
-from .classes import ClassCall, Draft, GenClass, PlainNode, SeqNode, docstring, shape_text, slots_of
+from .classes import (
+    ClassCall,
+    Draft,
+    GenClass,
+    PlainNode,
+    SeqNode,
+    docstring,
+    learned_tensor,
+    shape_text,
+    slots_of,
+)
 from .lowering import Backend
 from .naming import safe_text
 from .pysrc import Slot, const, signature, statement, unparse
@@ -171,7 +181,7 @@ def render_class(cls: GenClass, net: Network, backend: Backend, model: Draft, ex
     resolve = _Resolve(cls, backend, False, index)
     for attr, expr in d.init:
         value = resolve.visit(expr)
-        body += statement(idioms.set_member(attr, value, _tensor(d.box.children[attr])), 8)
+        body += statement(idioms.set_member(attr, value, learned_tensor(d.box.children[attr])), 8)
     if idioms.training_attr and any(s.guarded for s in d.forward):
         body.append(f"        {idioms.training_attr}")
     body += [f"        {line}" if line else "" for line in extra_init]
@@ -182,12 +192,6 @@ def render_class(cls: GenClass, net: Network, backend: Backend, model: Draft, ex
     lines += ["", *signature(idioms.forward, args, ret, 4)]
     lines += _forward_lines(cls, d, net, backend, index)
     return lines
-
-
-def _tensor(child) -> bool:
-    """A learned tensor of the class's own (a `parameter` node), registered as a parameter, not a layer."""
-    node = getattr(child, "node", None)
-    return node is not None and not node.op.reads_input
 
 
 def _returns(d: Draft, net: Network, tensor: str) -> str:
